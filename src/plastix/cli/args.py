@@ -1,0 +1,59 @@
+"""Arguments of ``plastix train``, shared by every trainer (one dataclass, as in CleanRL:
+the field docstrings are the CLI help and the logged config)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated
+
+import tyro
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainArgs:
+    """Train an agent or a sequence model on a named task, several seeds at once."""
+
+    task: Annotated[str, tyro.conf.Positional]
+    """Task name (see `plastix list`), e.g. adding, copy, temporal-order, reber, cliff-walking."""
+    core: str = "lstm"
+    """Recurrent core (sequence tasks): elman, jordan, lstm, peephole-lstm, gru, plastic-rnn, ..."""
+    algo: str = "supervised"
+    """Algorithm: supervised (sequence tasks), q-learning or sarsa (grid tasks)."""
+    grad: str = "bptt"
+    """Gradient method (supervised): bptt, hand-bptt, truncated-bptt, rtrl."""
+    hidden: int = 64
+    """Hidden size n of the core."""
+    seq_len: int | None = None
+    """Sequence length T (sequence tasks); None = the task's default."""
+    total_steps: int | None = None
+    """Budget per seed: training sequences (supervised) or environment steps (RL); None = task default."""
+    batch_size: int = 32
+    """Sequences per gradient step (supervised)."""
+    lr: float | None = None
+    """Learning rate / step size; None = the algorithm's default."""
+    clip_norm: float | None = 1.0
+    """Clip gradients to this global norm (None: no clipping)."""
+    trunc_window: int | None = None
+    """truncated-bptt: window h (steps backpropagated); None = T."""
+    trunc_stride: int | None = None
+    """truncated-bptt: stride h' (steps between updates); None = h."""
+    gamma: float | None = None
+    """Discount factor (RL); None = the task's default."""
+    epsilon: float = 0.1
+    """ε of ε-greedy exploration (tabular RL)."""
+    dtype: str = "float32"
+    """float32 or float64."""
+    seed: int = 0
+    """The first seed; seeds are seed, seed+1, ..., seed+seeds-1."""
+    seeds: int = 1
+    """How many seeds to train at once (vmapped)."""
+    log_every: int | None = None
+    """Evaluate and log every this many budget units; None = about 50 points per run."""
+    out: str | None = None
+    """Run directory (must not exist); default runs/<task>-<core>-<algo>-<time>."""
+    resume: str | None = None
+    """Continue the run in this directory (not yet supported for every trainer)."""
+    no_plot: bool = False
+    """Skip the learning-curve PNG."""
+    quiet: bool = False
+    """No progress bar."""

@@ -1,0 +1,155 @@
+"""Plastic and neuromodulated recurrent networks (Miconi et al. 2018, 2019; seed 003).
+
+Plastic RNN ("differentiable plasticity")::
+
+    h_t = tanh(W_in x_t + (W + α ⊙ Hebb_t) h_{t-1} + b)
+    Hebb_{t+1} = clip(Hebb_t + η h_t h_{t-1}ᵀ, −1, 1)                 rule="clip"
+               = (1 − η) Hebb_t + η h_t h_{t-1}ᵀ                      rule="decay" (Miconi 2018)
+    ΔHebb_ij   = η h_t,i (h_{t-1},j − h_t,i Hebb_t,ij)                rule="oja"
+
+Neuromodulated RNN ("Backpropamine"): the network computes its own plasticity rate::
+
+    M_t = s(w_M · h_t + b_M),  s ∈ {tanh, sigmoid, linear}
+    simple:       Hebb_{t+1} = clip(Hebb_t + M_t h_t h_{t-1}ᵀ, −1, 1)
+    retroactive:  Hebb_{t+1} = clip(Hebb_t + M_t E_t, −1, 1)
+                  E_{t+1}    = (1 − η) E_t + η h_t h_{t-1}ᵀ
+
+Hebb_ij (row i = post-synaptic h_t, column j = pre-synaptic h_{t-1}) matches W_ij.
+Only the recurrent matrix is plastic. α is per connection (n, n), per (post-synaptic)
+neuron (n, 1), or single (1, 1). Traces are in the carry and start at zero.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from plastix.cores.base import Core, uniform_init
+from plastix.errors import PlastixError
+
+ALPHA_SHAPES = ("connection", "neuron", "single")
+RULES = ("clip", "decay", "oja")
+MODULATIONS = ("simple", "retroactive")
+SQUASH = {"tanh": jnp.tanh, "sigmoid": jax.nn.sigmoid, "linear": lambda u: u}
+
+
+class PlasticParams(NamedTuple):
+    W_in: jax.Array  # (n, d)
+    W: jax.Array  # (n, n) fixed (slow) recurrent weights
+    alpha: jax.Array  # (n, n) | (n, 1) | (1, 1) plasticity coefficients
+    eta: jax.Array  # () plasticity rate η (plastic) or eligibility rate (retroactive)
+    b: jax.Array  # (n,)
+    w_M: jax.Array | None  # (n,) modulator weights (neuromodulated only)
+    b_M: jax.Array | None  # () modulator bias (neuromodulated only)
+
+
+class PlasticCarry(NamedTuple):
+    h: jax.Array  # (n,) h_{t-1}
+    hebb: jax.Array  # (n, n) Hebb_t
+    E: jax.Array | None  # (n, n) eligibility trace E_t (retroactive only)
+
+
+def alpha_shape(kind: str, n: int) -> tuple[int, int]:
+    return {"connection": (n, n), "neuron": (n, 1), "single": (1, 1)}[kind]
+
+
+@dataclasses.dataclass(frozen=True)
+class PlasticRNN(Core):
+    """Plastic RNN (no modulation). Options: ``alpha`` shape, update ``rule``, ``eta_init``."""
+
+    alpha: str = "connection"
+    rule: str = "clip"
+    eta_init: float = 0.1
+    alpha_init: float = 0.01
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check_option("alpha", self.alpha, ALPHA_SHAPES)
+        _check_option("rule", self.rule, RULES)
+
+    @property
+    def modulated(self) -> bool:
+        return False
+
+    def init(self, key):
+        n, d, dt = self.hidden_size, self.input_size, self.jdtype
+        k_in, k_w, k_a, k_m = jax.random.split(key, 4)
+        modulated = self.modulated
+        return PlasticParams(
+            W_in=uniform_init(k_in, (n, d), n, dt),
+            W=uniform_init(k_w, (n, n), n, dt),
+            alpha=self.alpha_init * jax.random.uniform(k_a, alpha_shape(self.alpha, n), dt),
+            eta=jnp.asarray(self.eta_init, dt),
+            b=jnp.zeros((n,), dt),
+            w_M=uniform_init(k_m, (n,), n, dt) if modulated else None,
+            b_M=jnp.zeros((), dt) if modulated else None,
+        )
+
+    def initial_carry(self):
+        n, dt = self.hidden_size, self.jdtype
+        return PlasticCarry(jnp.zeros((n,), dt), jnp.zeros((n, n), dt), None)
+
+    def hidden(self, params, carry, x):
+        """h_t = tanh(W_in x_t + (W + α ⊙ Hebb_t) h_{t-1} + b)."""
+        W_eff = params.W + params.alpha * carry.hebb
+        return jnp.tanh(params.W_in @ x + W_eff @ carry.h + params.b)
+
+    def step(self, params, carry, x):
+        h = self.hidden(params, carry, x)
+        outer = jnp.outer(h, carry.h)  # h_t h_{t-1}ᵀ
+        eta = params.eta
+        if self.rule == "clip":
+            hebb = jnp.clip(carry.hebb + eta * outer, -1.0, 1.0)
+        elif self.rule == "decay":
+            hebb = (1.0 - eta) * carry.hebb + eta * outer
+        else:  # oja
+            hebb = carry.hebb + eta * h[:, None] * (carry.h[None, :] - h[:, None] * carry.hebb)
+        return PlasticCarry(h, hebb, None), h
+
+
+@dataclasses.dataclass(frozen=True)
+class NeuromodRNN(PlasticRNN):
+    """Neuromodulated plastic RNN (Backpropamine). ``modulation``: simple | retroactive;
+    ``squash``: the modulator's output function s (tanh | sigmoid | linear)."""
+
+    modulation: str = "retroactive"
+    squash: str = "tanh"
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check_option("modulation", self.modulation, MODULATIONS)
+        _check_option("squash", self.squash, tuple(SQUASH))
+        if self.rule != "clip":
+            raise PlastixError(f"neuromod-rnn supports rule 'clip' only (the Backpropamine rule), got {self.rule!r}.")
+
+    @property
+    def modulated(self) -> bool:
+        return True
+
+    def initial_carry(self):
+        carry = super().initial_carry()
+        if self.modulation == "retroactive":
+            carry = carry._replace(E=jnp.zeros_like(carry.hebb))
+        return carry
+
+    def modulator(self, params, h):
+        """M_t = s(w_M · h_t + b_M), a scalar."""
+        return SQUASH[self.squash](params.w_M @ h + params.b_M)
+
+    def step(self, params, carry, x):
+        h = self.hidden(params, carry, x)
+        M = self.modulator(params, h)
+        outer = jnp.outer(h, carry.h)
+        if self.modulation == "simple":
+            return PlasticCarry(h, jnp.clip(carry.hebb + M * outer, -1.0, 1.0), None), h
+        hebb = jnp.clip(carry.hebb + M * carry.E, -1.0, 1.0)
+        E = (1.0 - params.eta) * carry.E + params.eta * outer
+        return PlasticCarry(h, hebb, E), h
+
+
+def _check_option(name: str, value: str, valid) -> None:
+    if value not in valid:
+        raise PlastixError(f"{name} must be one of {list(valid)}, got {value!r}.")

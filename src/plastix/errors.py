@@ -1,0 +1,25 @@
+"""Errors raised at plastix's boundaries (user input, configs, files)."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class PlastixError(ValueError):
+    """A user-facing error: says what was expected and what came."""
+
+
+def unknown_name(kind: str, name: str, valid: Iterable[str]) -> PlastixError:
+    """Error for an unknown name, suggesting the closest valid one."""
+    valid = sorted(valid)
+    close = difflib.get_close_matches(name, valid, n=1, cutoff=0.5)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return PlastixError(f"unknown {kind} {name!r}.{hint} Valid {kind}s: {', '.join(valid)}.")
+
+
+def check_positive_int(name: str, value: int) -> int:
+    """Reject sizes that are not positive integers."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise PlastixError(f"{name} must be a positive integer, got {value!r}.")
+    return value
