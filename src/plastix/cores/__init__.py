@@ -1,13 +1,38 @@
-"""Recurrent and plastic cores. ``make_core(name, input_size, hidden_size, **options)``."""
+"""Recurrent and plastic cores. ``make_core(name, input_size, hidden_size, **options)``.
+
+Options per core (keyword arguments of ``make_core``; every core also takes ``dtype``):
+
+- ``elman``: activation (tanh | sigmoid | relu)
+- ``jordan``: output_size, activation, teacher_forcing (inputs from ``teacher_inputs``)
+- ``lstm``: forget_bias (default 1.0);  ``peephole-lstm``, ``gru``: none
+- ``multiplicative``: f, g (tanh | sigmoid | relu | linear)
+- ``plastic-rnn``, ``plastic-lstm``: alpha (connection | neuron | single), rule (clip | decay |
+  oja), eta_init, alpha_init (plastic-lstm also forget_bias)
+- ``neuromod-rnn``, ``neuromod-lstm``: the same plus modulation (simple | retroactive), squash
+  (tanh | sigmoid | linear); rule must be clip
+
+Multi-layer cores come from ``make_stack`` / ``Stacked``; ``Bidirectional`` is a whole-sequence
+wrapper (not online).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 
 from plastix.cores.base import Core, Readout, init_readout, loop_core, reset_where, scan_core
-from plastix.errors import unknown_name
+from plastix.cores.elman import Elman
+from plastix.cores.gru import GRU
+from plastix.cores.jordan import Jordan, teacher_inputs
+from plastix.cores.lstm import LSTM
+from plastix.cores.lstm_peephole import PeepholeLSTM
+from plastix.cores.multiplicative import Multiplicative
+from plastix.cores.plastic import NeuromodRNN, PlasticRNN
+from plastix.cores.plastic_lstm import NeuromodLSTM, PlasticLSTM
+from plastix.cores.stack import Bidirectional, Stacked, make_stack
+from plastix.errors import PlastixError, unknown_name
 
-# name -> (module, class). Imported lazily so ``plastix list`` stays fast.
+# name -> (module, class), resolved by ``core_class``.
 CORES: dict[str, tuple[str, str]] = {
     "elman": ("plastix.cores.elman", "Elman"),
     "jordan": ("plastix.cores.jordan", "Jordan"),
@@ -32,18 +57,40 @@ def core_class(name: str) -> type[Core]:
 
 
 def make_core(name: str, input_size: int, hidden_size: int, **options) -> Core:
-    """Build the core called ``name`` (see ``CORES``) with its options."""
-    return core_class(name)(input_size=input_size, hidden_size=hidden_size, **options)
+    """Build the core called ``name`` (see ``CORES``) with its options.
+
+    Raises PlastixError for an unknown name, an unknown option or an invalid value.
+    """
+    cls = core_class(name)
+    valid = {f.name for f in dataclasses.fields(cls)} - {"input_size", "hidden_size"}
+    unknown = sorted(set(options) - valid)
+    if unknown:
+        raise PlastixError(f"core {name!r} has no option {unknown[0]!r}; its options are: {', '.join(sorted(valid))}.")
+    return cls(input_size=input_size, hidden_size=hidden_size, **options)
 
 
 __all__ = [
     "CORES",
+    "GRU",
+    "LSTM",
+    "Bidirectional",
     "Core",
+    "Elman",
+    "Jordan",
+    "Multiplicative",
+    "NeuromodLSTM",
+    "NeuromodRNN",
+    "PeepholeLSTM",
+    "PlasticLSTM",
+    "PlasticRNN",
     "Readout",
+    "Stacked",
     "core_class",
     "init_readout",
     "loop_core",
     "make_core",
+    "make_stack",
     "reset_where",
     "scan_core",
+    "teacher_inputs",
 ]

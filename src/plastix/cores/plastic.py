@@ -22,6 +22,7 @@ neuron (n, 1), or single (1, 1). Traces are in the carry and start at zero.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import NamedTuple
 
 import jax
@@ -67,8 +68,12 @@ class PlasticRNN(Core):
 
     def __post_init__(self):
         super().__post_init__()
-        _check_option("alpha", self.alpha, ALPHA_SHAPES)
-        _check_option("rule", self.rule, RULES)
+        check_option("alpha", self.alpha, ALPHA_SHAPES)
+        check_option("rule", self.rule, RULES)
+        for name in ("eta_init", "alpha_init"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise PlastixError(f"{type(self).__name__}.{name} must be a finite number, got {value!r}.")
 
     @property
     def modulated(self) -> bool:
@@ -99,15 +104,7 @@ class PlasticRNN(Core):
 
     def step(self, params, carry, x):
         h = self.hidden(params, carry, x)
-        outer = jnp.outer(h, carry.h)  # h_t h_{t-1}ᵀ
-        eta = params.eta
-        if self.rule == "clip":
-            hebb = jnp.clip(carry.hebb + eta * outer, -1.0, 1.0)
-        elif self.rule == "decay":
-            hebb = (1.0 - eta) * carry.hebb + eta * outer
-        else:  # oja
-            hebb = carry.hebb + eta * h[:, None] * (carry.h[None, :] - h[:, None] * carry.hebb)
-        return PlasticCarry(h, hebb, None), h
+        return PlasticCarry(h, hebbian_update(self.rule, carry.hebb, params.eta, h, carry.h), None), h
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,8 +117,8 @@ class NeuromodRNN(PlasticRNN):
 
     def __post_init__(self):
         super().__post_init__()
-        _check_option("modulation", self.modulation, MODULATIONS)
-        _check_option("squash", self.squash, tuple(SQUASH))
+        check_option("modulation", self.modulation, MODULATIONS)
+        check_option("squash", self.squash, tuple(SQUASH))
         if self.rule != "clip":
             raise PlastixError(f"neuromod-rnn supports rule 'clip' only (the Backpropamine rule), got {self.rule!r}.")
 
@@ -150,6 +147,21 @@ class NeuromodRNN(PlasticRNN):
         return PlasticCarry(h, hebb, E), h
 
 
-def _check_option(name: str, value: str, valid) -> None:
+def hebbian_update(rule: str, hebb: jax.Array, rate: jax.Array, post: jax.Array, pre: jax.Array) -> jax.Array:
+    """Hebb_{t+1} from Hebb_t (n, n), a rate η (), post (n,) and pre (n,) activities::
+
+        clip:  clip(Hebb + η post preᵀ, −1, 1)
+        decay: (1 − η) Hebb + η post preᵀ
+        oja:   Hebb + η post ⊙ (preᵀ − post ⊙ Hebb)      (row-wise Oja rule)
+    """
+    outer = jnp.outer(post, pre)
+    if rule == "clip":
+        return jnp.clip(hebb + rate * outer, -1.0, 1.0)
+    if rule == "decay":
+        return (1.0 - rate) * hebb + rate * outer
+    return hebb + rate * post[:, None] * (pre[None, :] - post[:, None] * hebb)
+
+
+def check_option(name: str, value: str, valid) -> None:
     if value not in valid:
         raise PlastixError(f"{name} must be one of {list(valid)}, got {value!r}.")
