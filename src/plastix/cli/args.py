@@ -17,8 +17,9 @@ class TrainArgs:
     """Task name (see `plastix list`), e.g. adding, copy, temporal-order, reber, cliff-walking."""
     core: str = "lstm"
     """Recurrent core (sequence tasks): elman, jordan, lstm, peephole-lstm, gru, plastic-rnn, ..."""
-    algo: str = "supervised"
-    """Algorithm: supervised (sequence tasks), q-learning or sarsa (grid tasks)."""
+    algo: str | None = None
+    """Algorithm: supervised (sequence tasks), q-learning or sarsa (grid tasks); None = supervised
+    for sequence tasks, q-learning for grid tasks."""
     grad: str = "bptt"
     """Gradient method (supervised): bptt, hand-bptt, truncated-bptt, rtrl."""
     hidden: int = 64
@@ -33,6 +34,9 @@ class TrainArgs:
     """Learning rate / step size; None = the algorithm's default."""
     clip_norm: float | None = 1.0
     """Clip gradients to this global norm (None: no clipping)."""
+    teacher_forcing: float = 0.0
+    """jordan core (mse tasks): probability of feeding back the target instead of the output
+    during training (1 = teacher forcing, in (0, 1) scheduled sampling); evaluation runs free."""
     trunc_window: int | None = None
     """truncated-bptt: window h (steps backpropagated); None = T."""
     trunc_stride: int | None = None
@@ -57,3 +61,9 @@ class TrainArgs:
     """Skip the learning-curve PNG."""
     quiet: bool = False
     """No progress bar."""
+
+    def run(self) -> int:
+        """Dispatch to the trainer of the task (``plastix.cli.train.run_train``)."""
+        from plastix.cli.train import run_train
+
+        return run_train(self)

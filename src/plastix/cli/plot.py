@@ -1,0 +1,83 @@
+"""``plastix plot RUN_DIR...``: learning curves of several runs on one figure (median and
+inter-quartile band over seeds); grid runs also get their policy plots from ``plastix.mdp``."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Annotated
+
+import tyro
+
+from plastix.errors import PlastixError
+from plastix.runs import read_config, read_metrics
+
+
+@dataclasses.dataclass(frozen=True)
+class PlotArgs:
+    """Plot learning curves of one or more run directories on one figure."""
+
+    runs: Annotated[tuple[str, ...], tyro.conf.Positional]
+    """Run directories (each with config.json and metrics.csv)."""
+    out: str | None = None
+    """Output PNG; default <first run>/compare.png (refuses to overwrite an existing file)."""
+    metric: str = "charts/eval_metric"
+    """Metric column of metrics.csv to plot, e.g. charts/eval_loss, losses/train_loss."""
+
+    def run(self) -> int:
+        return run_plot(self)
+
+
+def run_label(run_dir: Path, config: dict) -> str:
+    cfg = config.get("config", {})
+    resolved, args = cfg.get("resolved", {}), cfg.get("args", {})
+    if "core" in resolved:
+        return f"{resolved['core']} T={resolved.get('seq_len')} ({run_dir.name})"
+    if "algo" in args:
+        return f"{args.get('task')} {args['algo']} ({run_dir.name})"
+    return run_dir.name
+
+
+def common_baseline(configs: list[dict]) -> float | None:
+    """The baseline line if every run is the same task at the same T (else None)."""
+    keys = {(c.get("config", {}).get("resolved", {}).get("task"), c.get("config", {}).get("resolved", {}).get("seq_len"))
+            for c in configs}
+    if len(keys) != 1:
+        return None
+    task, T = keys.pop()
+    from plastix.tasks import SEQUENCE_TASKS
+
+    return SEQUENCE_TASKS[task].baseline(T) if task in SEQUENCE_TASKS and T else None
+
+
+def run_plot(args: PlotArgs) -> int:
+    if not args.runs:
+        raise PlastixError("give at least one run directory.")
+    dirs = [Path(r) for r in args.runs]
+    runs, configs = [], []
+    for d in dirs:
+        config, rows = read_config(d), read_metrics(d)
+        configs.append(config)
+        runs.append((run_label(d, config), rows))
+    out = Path(args.out) if args.out else dirs[0] / "compare.png"
+    if out.exists():
+        raise PlastixError(f"{str(out)!r} already exists; choose another --out.")
+    from plastix.plot import plot_runs
+
+    baseline = common_baseline(configs) if args.metric == "charts/eval_metric" else None
+    plot_runs(runs, [args.metric], out, baseline=baseline)
+    print(f"wrote {out}")
+    for d, config in zip(dirs, configs, strict=True):
+        if config.get("config", {}).get("args", {}).get("algo") in ("q-learning", "sarsa"):
+            for path in plot_grid(d):
+                print(f"wrote {path}")
+    return 0
+
+
+def plot_grid(run_dir: Path) -> list[Path]:
+    try:
+        from plastix.mdp.plots import plot_grid_run
+    except ImportError:
+        print(f"(no grid plots for {run_dir}: plastix.mdp.plots is not available)")
+        return []
+    return list(plot_grid_run(run_dir))

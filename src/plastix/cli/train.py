@@ -1,0 +1,180 @@
+"""``plastix train TASK``: sequence tasks go to the supervised trainer, grid tasks to the
+tabular RL trainer of ``plastix.mdp``. Writes a run directory (see ``plastix.runs``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import numpy as np
+
+from plastix.cli.args import TrainArgs
+from plastix.errors import PlastixError, check_positive_int, unknown_name
+from plastix.runs import create_run_dir, default_run_name, write_metrics
+from plastix.tasks import SEQUENCE_TASKS, TaskSpec, get_task
+
+LOG_POINTS = 50  # default number of log points per run
+SEGMENTS = 10  # jitted segments (progress-bar updates) per run
+GRID_DEFAULT_ALGO = "q-learning"
+METRIC_NAMES = ("losses/train_loss", "charts/eval_loss", "charts/eval_metric", "charts/baseline", "losses/skipped_updates")
+
+
+def grid_tasks() -> tuple[str, ...]:
+    try:
+        import plastix.mdp as mdp
+    except ImportError:
+        return ()
+    return tuple(getattr(mdp, "GRID_TASKS", ()))
+
+
+def resolve_config(args: TrainArgs):
+    """TrainArgs -> a validated SupervisedConfig (defaults of the task filled in)."""
+    from plastix.train.supervised import SupervisedConfig, validate
+
+    task = get_task(args.task)
+    if args.algo not in (None, "supervised"):
+        raise PlastixError(f"task {args.task!r} is a supervised sequence task: use --algo supervised, got {args.algo!r}.")
+    check_positive_int("batch_size", args.batch_size)
+    budget = task.default_budget if args.total_steps is None else args.total_steps
+    check_positive_int("total_steps", budget)
+    num_updates = budget // args.batch_size
+    if num_updates < 1:
+        raise PlastixError(f"total_steps ({budget}) must be at least batch_size ({args.batch_size}).")
+    if args.log_every is None:
+        per_log = max(1, num_updates // LOG_POINTS)
+    else:
+        check_positive_int("log_every", args.log_every)
+        per_log = max(1, round(args.log_every / args.batch_size))
+    per_log = min(per_log, num_updates)
+    config = SupervisedConfig(
+        task=task.name, core=args.core, hidden=args.hidden, grad=args.grad,
+        trunc_window=args.trunc_window, trunc_stride=args.trunc_stride,
+        seq_len=task.default_T if args.seq_len is None else args.seq_len,
+        batch_size=args.batch_size, lr=task.default_lr if args.lr is None else args.lr,
+        clip_norm=args.clip_norm, num_updates=(num_updates // per_log) * per_log,
+        updates_per_log=per_log, dtype=args.dtype, p_teacher=args.teacher_forcing,
+    )
+    validate(config)
+    return config
+
+
+def check_common(args: TrainArgs) -> list[int]:
+    """Flags shared by every trainer; returns the seed list."""
+    check_positive_int("seeds", args.seeds)
+    if isinstance(args.seed, bool) or not isinstance(args.seed, int) or args.seed < 0:
+        raise PlastixError(f"seed must be a non-negative integer, got {args.seed!r}.")
+    if args.resume is not None:
+        raise PlastixError("--resume is not supported by the supervised trainer yet; start a new run with --out.")
+    if args.out is not None and Path(args.out).exists() and any(Path(args.out).iterdir()):
+        raise PlastixError(f"run directory {args.out!r} already exists and is not empty; choose another --out.")
+    return list(range(args.seed, args.seed + args.seeds))
+
+
+def run_train(args: TrainArgs) -> int:
+    """Entry point of ``plastix train``. Returns the exit code."""
+    if args.task in grid_tasks():
+        return run_grid(dataclasses.replace(args, algo=args.algo or GRID_DEFAULT_ALGO))
+    if args.task not in SEQUENCE_TASKS:
+        raise unknown_name("task", args.task, [*SEQUENCE_TASKS, *grid_tasks()])
+    args = dataclasses.replace(args, algo=args.algo or "supervised")
+    if args.dtype == "float64":
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+    seeds = check_common(args)
+    config = resolve_config(args)
+    from plastix.train.supervised import make_trainer
+
+    trainer = make_trainer(config)  # builds and traces the model: errors before any file is written
+    payload = {"args": dataclasses.asdict(args), "resolved": dataclasses.asdict(config)}
+    run_dir = create_run_dir(args.out, default_run_name(config.task, config.core, args.algo), payload, seeds)
+    metrics, walls = train_with_progress(trainer, seeds, quiet=args.quiet)
+    write_metrics(run_dir, metric_rows(metrics, seeds, walls))
+    if not args.no_plot:
+        plot_run(run_dir, get_task(config.task), config)
+    print_summary(run_dir, get_task(config.task), config, metrics, seeds)
+    return 0
+
+
+def run_grid(args: TrainArgs) -> int:
+    try:
+        from plastix.mdp.train_cli import run_grid_training
+    except ImportError as err:
+        raise PlastixError(f"grid task {args.task!r} needs plastix.mdp.train_cli, which is not available ({err}).") from None
+    return int(run_grid_training(args) or 0)
+
+
+def train_with_progress(trainer, seeds: list[int], quiet: bool = False):
+    """Train every seed (vmapped) in ``SEGMENTS`` jitted segments, with a rich progress bar.
+
+    Returns (metrics {name: (S, num_logs)}, wall-clock seconds at each log point (num_logs,)).
+    """
+    from plastix.train.supervised import run_segments, seed_keys, split_logs
+
+    config = trainer.setup.config
+    segments = split_logs(config.num_logs, SEGMENTS)
+    walls: list[float] = []
+    start = time.perf_counter()
+    total = config.num_updates * config.batch_size
+    per_log = config.updates_per_log * config.batch_size
+
+    def record(done, part, bar=None, task_id=None):
+        walls.extend([time.perf_counter() - start] * part["step"].shape[-1])
+        if bar is not None:
+            metric = float(np.nanmedian(part["charts/eval_metric"][:, -1]))
+            bar.update(task_id, completed=done * per_log, status=f"eval {metric:.4g}")
+
+    if quiet:
+        _, metrics = run_segments(trainer, seed_keys(seeds), segments, record)
+        return metrics, np.asarray(walls)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("sequences"), TimeElapsedColumn(), TextColumn("{task.fields[status]}"))
+    with Progress(*columns) as bar:
+        desc = f"{config.task} · {config.core} · {len(seeds)} seed(s)"
+        task_id = bar.add_task(desc, total=total, status="compiling…")
+        _, metrics = run_segments(trainer, seed_keys(seeds), segments,
+                                  lambda done, part: record(done, part, bar, task_id))
+    return metrics, np.asarray(walls)
+
+
+def metric_rows(metrics: dict, seeds: list[int], walls: np.ndarray) -> list[dict]:
+    """Long format: one row per (log point, seed) with step, wall_time, seed and the metrics."""
+    rows = []
+    for i in range(metrics["step"].shape[-1]):
+        for s, seed in enumerate(seeds):
+            row = {"step": int(metrics["step"][s, i]), "wall_time": round(float(walls[i]), 3), "seed": seed}
+            row.update({name: float(metrics[name][s, i]) for name in METRIC_NAMES})
+            rows.append(row)
+    return rows
+
+
+def plot_run(run_dir: Path, task: TaskSpec, config) -> Path:
+    from plastix.plot import plot_runs
+    from plastix.runs import read_metrics
+
+    rows = read_metrics(run_dir)
+    return plot_runs(
+        [(config.core, rows)], ["charts/eval_metric", "losses/train_loss"], run_dir / "curves.png",
+        baseline=task.baseline(config.seq_len), logy=[not task.higher_is_better, True],
+        ylabels=[f"eval {task.metric}", "train loss (SeqModel)"],
+        title=f"{task.name} (T={config.seq_len}), {config.core}, hidden {config.hidden}",
+    )
+
+
+def print_summary(run_dir: Path, task: TaskSpec, config, metrics: dict, seeds: list[int]) -> None:
+    final = metrics["charts/eval_metric"][:, -1]
+    skipped = metrics["losses/skipped_updates"][:, -1]
+    print(f"{task.name}: final eval {task.metric} per seed "
+          + ", ".join(f"{s}: {v:.4g}" for s, v in zip(seeds, final, strict=True))
+          + f" (median {np.nanmedian(final):.4g}; baseline {task.baseline(config.seq_len):.4g})")
+    if np.any(skipped > 0):
+        print(f"skipped updates (non-finite gradient) per seed: {skipped.tolist()}")
+    if not np.all(np.isfinite(final)):
+        print("warning: some seeds ended with a non-finite metric.")
+    print(f"run directory: {run_dir}")
+
+
+__all__ = ["TrainArgs", "run_train"]
