@@ -15,7 +15,7 @@ def unknown_name(kind: str, name: str, valid: Iterable[str]) -> PlastixError:
     valid = sorted(valid)
     close = difflib.get_close_matches(name, valid, n=1, cutoff=0.5)
     hint = f" Did you mean {close[0]!r}?" if close else ""
-    return PlastixError(f"unknown {kind} {name!r}.{hint} Valid {kind}s: {', '.join(valid)}.")
+    return PlastixError(f"unknown {kind} {name!r}.{hint} Valid choices: {', '.join(valid)}.")
 
 
 def check_positive_int(name: str, value: int) -> int:

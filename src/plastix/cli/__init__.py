@@ -1,5 +1,7 @@
 """The ``plastix`` command line. Each subcommand is a frozen dataclass (its fields are the
-flags, their docstrings the help) with a ``run() -> int`` method, defined in its own module."""
+flags, their docstrings the help) with a ``run() -> int`` method, defined in its own module.
+Only the chosen subcommand's module is imported, so one command's dependencies never slow or
+break another."""
 
 from __future__ import annotations
 
@@ -7,34 +9,52 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-import tyro
+from plastix.errors import PlastixError, unknown_name
 
-from plastix.errors import PlastixError
-
-# subcommand -> (module, dataclass)
-COMMANDS: dict[str, tuple[str, str]] = {
-    "train": ("plastix.cli.train", "TrainArgs"),
-    "check-grads": ("plastix.cli.grads", "CheckGradsArgs"),
-    "influence": ("plastix.cli.grads", "InfluenceArgs"),
-    "plot": ("plastix.cli.plot", "PlotArgs"),
-    "list": ("plastix.cli.listing", "ListArgs"),
-    "solve": ("plastix.cli.solve", "SolveArgs"),
+# subcommand -> (module, dataclass, one-line help)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "train": ("plastix.cli.train", "TrainArgs", "train a named task with a named core and algorithm, several seeds at once"),
+    "check-grads": ("plastix.cli.grads", "CheckGradsArgs", "compare hand-bptt, rtrl, truncated-bptt and finite differences with autodiff BPTT"),
+    "influence": ("plastix.cli.grads", "InfluenceArgs", "plot the input influence ||dy_T/dx_t|| against t (vanishing gradients)"),
+    "plot": ("plastix.cli.plot", "PlotArgs", "plot learning curves of run directories (median and IQR over seeds)"),
+    "solve": ("plastix.cli.solve", "SolveArgs", "solve a known MDP by value or policy iteration"),
+    "list": ("plastix.cli.listing", "ListArgs", "list cores, tasks, algorithms and gradient methods"),
 }
 
 
-def _load(name: str):
-    module, cls = COMMANDS[name]
+def usage() -> str:
+    width = max(map(len, COMMANDS))
+    lines = ["usage: plastix COMMAND [FLAGS]   (plastix COMMAND --help for its flags)", "",
+             "plastix: recurrent and plastic networks trained through time and by reward.", "", "commands:"]
+    lines += [f"  {name:<{width}}  {text}" for name, (_, _, text) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def load_command(name: str):
+    """The argument dataclass of subcommand ``name``."""
+    if name not in COMMANDS:
+        raise unknown_name("command", name, COMMANDS)
+    module, cls, _ = COMMANDS[name]
     return getattr(importlib.import_module(module), cls)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: ``plastix SUBCOMMAND [FLAGS]``. Returns the exit code."""
+    """Entry point: ``plastix COMMAND [FLAGS]``. Returns the exit code."""
+    import tyro
+
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {name: _load(name) for name in COMMANDS}
-    args = tyro.extras.subcommand_cli_from_dict(
-        commands, prog="plastix", args=argv,
-        description="plastix: recurrent and plastic networks trained through time and by reward.",
-    )
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0 if argv else 2
+    try:
+        command = load_command(argv[0])
+    except PlastixError as err:
+        print(f"plastix: error: {err}\n\n{usage()}", file=sys.stderr)
+        return 2
+    try:
+        args = tyro.cli(command, args=argv[1:], prog=f"plastix {argv[0]}")
+    except SystemExit as exit_:  # tyro/argparse: --help (0) or a bad flag (2)
+        return int(exit_.code or 0)
     try:
         return int(args.run() or 0)
     except PlastixError as err:

@@ -22,6 +22,10 @@ class TrainArgs:
     for sequence tasks, q-learning for grid tasks."""
     grad: str = "bptt"
     """Gradient method (supervised): bptt, hand-bptt, truncated-bptt, rtrl."""
+    modulation: str | None = None
+    """neuromod-rnn / neuromod-lstm: simple or retroactive (None = the core's default, retroactive)."""
+    core_opt: tuple[str, ...] = ()
+    """Further core options as KEY=VALUE, e.g. --core-opt alpha=neuron rule=oja eta_init=0.05."""
     hidden: int = 64
     """Hidden size n of the core."""
     seq_len: int | None = None

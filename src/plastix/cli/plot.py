@@ -21,8 +21,9 @@ class PlotArgs:
     """Run directories (each with config.json and metrics.csv)."""
     out: str | None = None
     """Output PNG; default <first run>/compare.png (refuses to overwrite an existing file)."""
-    metric: str = "charts/eval_metric"
-    """Metric column of metrics.csv to plot, e.g. charts/eval_loss, losses/train_loss."""
+    metric: str | None = None
+    """Metric column of metrics.csv to plot, e.g. charts/eval_loss, losses/train_loss; None =
+    charts/eval_metric for sequence runs, charts/episodic_return for RL runs."""
 
     def run(self) -> int:
         return run_plot(self)
@@ -50,6 +51,13 @@ def common_baseline(configs: list[dict]) -> float | None:
     return SEQUENCE_TASKS[task].baseline(T) if task in SEQUENCE_TASKS and T else None
 
 
+def default_metric(runs: list[tuple[str, list[dict]]]) -> str:
+    """charts/eval_metric when every run has it (sequence runs), else charts/episodic_return."""
+    if all(rows and "charts/eval_metric" in rows[0] for _, rows in runs):
+        return "charts/eval_metric"
+    return "charts/episodic_return"
+
+
 def run_plot(args: PlotArgs) -> int:
     if not args.runs:
         raise PlastixError("give at least one run directory.")
@@ -64,8 +72,9 @@ def run_plot(args: PlotArgs) -> int:
         raise PlastixError(f"{str(out)!r} already exists; choose another --out.")
     from plastix.plot import plot_runs
 
-    baseline = common_baseline(configs) if args.metric == "charts/eval_metric" else None
-    plot_runs(runs, [args.metric], out, baseline=baseline)
+    metric = args.metric or default_metric(runs)
+    baseline = common_baseline(configs) if metric == "charts/eval_metric" else None
+    plot_runs(runs, [metric], out, baseline=baseline)
     print(f"wrote {out}")
     for d, config in zip(dirs, configs, strict=True):
         if config.get("config", {}).get("args", {}).get("algo") in ("q-learning", "sarsa"):

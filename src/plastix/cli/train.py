@@ -54,9 +54,33 @@ def resolve_config(args: TrainArgs):
         batch_size=args.batch_size, lr=task.default_lr if args.lr is None else args.lr,
         clip_norm=args.clip_norm, num_updates=(num_updates // per_log) * per_log,
         updates_per_log=per_log, dtype=args.dtype, p_teacher=args.teacher_forcing,
+        core_options=parse_core_options(args),
     )
     validate(config)
     return config
+
+
+def parse_core_options(args: TrainArgs) -> tuple[tuple[str, object], ...]:
+    """``--modulation`` and ``--core-opt KEY=VALUE`` -> sorted (key, value) pairs; values are
+    read as int, then float, then kept as text. The core itself validates names and values."""
+    options: dict[str, object] = {}
+    if args.modulation is not None:
+        options["modulation"] = args.modulation
+    for item in args.core_opt:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise PlastixError(f"--core-opt takes KEY=VALUE, got {item!r}.")
+        options[key.strip()] = _parse_value(text.strip())
+    return tuple(sorted(options.items()))
+
+
+def _parse_value(text: str) -> object:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def check_common(args: TrainArgs) -> list[int]:

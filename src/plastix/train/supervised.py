@@ -65,6 +65,7 @@ class SupervisedConfig:
     eval_batch_size: int = 256
     dtype: str = "float32"
     p_teacher: float = 0.0  # jordan only: probability of feeding back the target
+    core_options: tuple[tuple[str, Any], ...] = ()  # extra keyword options of the core, e.g. (("modulation", "simple"),)
 
     @property
     def num_logs(self) -> int:
@@ -150,9 +151,9 @@ def build_model(config: SupervisedConfig, task: TaskSpec) -> SeqModel:
     """Core + readout for the task. A Jordan core owns its output layer (no extra readout)."""
     if config.core == "jordan":
         core = make_core("jordan", task.input_size, config.hidden, output_size=task.output_size,
-                         teacher_forcing=config.p_teacher > 0, dtype=config.dtype)
+                         teacher_forcing=config.p_teacher > 0, dtype=config.dtype, **dict(config.core_options))
         return SeqModel(core, task.output_size, task.loss, readout=False)
-    core = make_core(config.core, task.input_size, config.hidden, dtype=config.dtype)
+    core = make_core(config.core, task.input_size, config.hidden, dtype=config.dtype, **dict(config.core_options))
     return SeqModel(core, task.output_size, task.loss)
 
 
