@@ -1,0 +1,84 @@
+"""Reinforcement-learning environments with the gymnax contract (see ``plastix.envs.base``).
+
+``make_env(name, preset="default", **settings) -> (env, params)``: ``settings`` may name
+either a shape-fixing field of the environment (``n_cues``, ``size``, ``randomize``) or a
+numeric parameter (``episode_length``, ``reward_value``, ...); presets ("paper", "easy",
+"meta") are named bundles of both. Documentation: docs/environments.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from plastix.envs.bandit import BanditParams, BanditState, TwoArmedBandit
+from plastix.envs.base import Environment, Transition, random_policy, rollout
+from plastix.envs.cue_reward import CueReward, CueRewardParams, CueRewardState
+from plastix.envs.meta_maze import MetaMaze, MetaMazeParams, MetaMazeState, grid_layout
+from plastix.errors import PlastixError, unknown_name
+
+ENVS: dict[str, type[Environment]] = {
+    "cue-reward": CueReward,
+    "meta-maze": MetaMaze,
+    "bandit": TwoArmedBandit,
+}
+
+
+def env_setting_names(name: str) -> tuple[list[str], list[str]]:
+    """(shape-fixing settings, numeric parameters) accepted by ``make_env(name, ...)``."""
+    cls = get_env_class(name)
+    return (
+        [f.name for f in dataclasses.fields(cls)],
+        [f.name for f in dataclasses.fields(cls.params_class)],
+    )
+
+
+def get_env_class(name: str) -> type[Environment]:
+    """The environment class called ``name`` (raises with the closest valid name)."""
+    if name not in ENVS:
+        raise unknown_name("environment", name, ENVS)
+    return ENVS[name]
+
+
+def make_env(name: str, preset: str = "default", **settings):
+    """Build ``(env, params)`` for the environment ``name``.
+
+    The preset's values are applied first, then ``settings``; each key goes to the
+    environment's constructor (shape-fixing) or to its params dataclass (numeric). Unknown
+    names, presets or keys, and invalid values, raise PlastixError.
+    """
+    cls = get_env_class(name)
+    if preset not in cls.PRESETS:
+        raise unknown_name(f"{name} preset", preset, cls.PRESETS)
+    env_keys, param_keys = env_setting_names(name)
+    merged = {**cls.PRESETS[preset], **settings}
+    for key in merged:
+        if key not in env_keys and key not in param_keys:
+            raise unknown_name(f"{name} setting", key, env_keys + param_keys)
+    env = cls(**{k: v for k, v in merged.items() if k in env_keys})
+    try:
+        params = env.params_class(**{k: v for k, v in merged.items() if k in param_keys})
+    except TypeError as err:  # pragma: no cover - keys are checked above
+        raise PlastixError(f"{name}: bad parameters: {err}") from err
+    return env, env.check_params(params)
+
+
+__all__ = [
+    "ENVS",
+    "BanditParams",
+    "BanditState",
+    "CueReward",
+    "CueRewardParams",
+    "CueRewardState",
+    "Environment",
+    "MetaMaze",
+    "MetaMazeParams",
+    "MetaMazeState",
+    "Transition",
+    "TwoArmedBandit",
+    "env_setting_names",
+    "get_env_class",
+    "grid_layout",
+    "make_env",
+    "random_policy",
+    "rollout",
+]
