@@ -23,6 +23,7 @@ from plastix.errors import PlastixError
 
 CONFIG = "config.json"
 METRICS = "metrics.csv"
+PARAMS = "params.npz"
 
 
 def versions() -> dict[str, str]:
@@ -84,3 +85,44 @@ def _atomic_write(file: Path, text: str) -> None:
     tmp = file.with_suffix(file.suffix + ".tmp")
     tmp.write_text(text)
     os.replace(tmp, file)
+
+
+def save_params(path: Path, params: Any) -> Path:
+    """Save a parameter pytree (leaves stacked over seeds) to ``params.npz``, atomically.
+    Keys are the leaves' pytree paths, so ``load_params`` can check the structure."""
+    import jax
+    import numpy as np
+
+    leaves = jax.tree_util.tree_flatten_with_path(params)[0]
+    arrays = {jax.tree_util.keystr(k): np.asarray(v) for k, v in leaves}
+    tmp = Path(path) / (PARAMS + ".tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, Path(path) / PARAMS)
+    return Path(path) / PARAMS
+
+
+def load_params(path: Path, template: Any, seed_index: int = 0) -> Any:
+    """Load one seed's parameters from ``params.npz`` into the structure of ``template``
+    (unbatched parameters of the same model). Raises PlastixError naming any mismatch."""
+    import jax
+    import numpy as np
+
+    file = Path(path) / PARAMS
+    if not file.exists():
+        raise PlastixError(f"{str(path)!r} has no {PARAMS}: it was not written by a supervised plastix run.")
+    try:
+        data = np.load(file)
+    except Exception as err:  # zip/npy errors: a corrupt file
+        raise PlastixError(f"{str(file)!r} is not a readable parameter file ({err}).") from None
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
+    out = []
+    for key, ref in leaves:
+        name = jax.tree_util.keystr(key)
+        if name not in data.files:
+            raise PlastixError(f"{str(file)!r} lacks parameter {name}; it holds {sorted(data.files)}.")
+        value = data[name]
+        if value.ndim < 1 or value.shape[1:] != ref.shape or not 0 <= seed_index < value.shape[0]:
+            raise PlastixError(f"parameter {name} in {str(file)!r} has shape {value.shape}, expected "
+                               f"(seeds, {', '.join(map(str, ref.shape))}) with seed index {seed_index}.")
+        out.append(value[seed_index].astype(ref.dtype))
+    return jax.tree_util.tree_unflatten(treedef, out)

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import tyro
 
+from plastix.errors import PlastixError
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainArgs:
@@ -71,3 +73,25 @@ class TrainArgs:
         from plastix.cli.train import run_train
 
         return run_train(self)
+
+
+def parse_options(pairs: tuple[str, ...]) -> dict:
+    """KEY=VALUE strings -> dict; values are read as int, float, true/false or else str."""
+    options = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise PlastixError(f"core options are KEY=VALUE, got {pair!r}.")
+        options[key.replace("-", "_")] = _parse_value(raw)
+    return options
+
+
+def _parse_value(raw: str):
+    if raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    for cast in (int, float):
+        try:
+            return cast(raw)
+        except ValueError:
+            pass
+    return raw

@@ -14,33 +14,34 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from pathlib import Path
 from typing import Annotated
 
 import tyro
 
+from plastix.cli.args import parse_options
 from plastix.errors import PlastixError, check_positive_int
 
 
-def parse_options(pairs: tuple[str, ...]) -> dict:
-    """KEY=VALUE strings -> dict; values are read as int, float, true/false or else str."""
-    options = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key:
-            raise PlastixError(f"core options are KEY=VALUE, got {pair!r}.")
-        options[key.replace("-", "_")] = _parse_value(raw)
-    return options
+def trained_influence(run_dir: str, seed: int = 0):
+    """(label, ‖∂y_T/∂x_t‖ for t = 1..T) of a supervised run's first-seed network, on one
+    sequence of its task at its T (drawn with ``seed``)."""
+    import jax
 
+    from plastix.grads.influence import input_influence
+    from plastix.runs import load_params, read_config
+    from plastix.train.supervised import SupervisedConfig, build_model, validate
 
-def _parse_value(raw: str):
-    if raw.lower() in ("true", "false"):
-        return raw.lower() == "true"
-    for cast in (int, float):
-        try:
-            return cast(raw)
-        except ValueError:
-            pass
-    return raw
+    resolved = read_config(run_dir).get("config", {}).get("resolved")
+    if not resolved:
+        raise PlastixError(f"{run_dir!r} is not a supervised run (its config.json has no resolved settings).")
+    resolved["core_options"] = tuple(tuple(kv) for kv in resolved.get("core_options", ()))
+    config = SupervisedConfig(**resolved)
+    task = validate(config)
+    model = build_model(config, task)
+    params = load_params(run_dir, model.init(jax.random.PRNGKey(0)))
+    batch = task.sample(jax.random.PRNGKey(seed), 1, config.seq_len, model.core.jdtype)
+    return f"{config.core} trained ({Path(run_dir).name})", input_influence(model, params, batch.xs[0])
 
 
 def _json_safe(value):
@@ -105,10 +106,13 @@ def _print_table(result: dict) -> None:
 @dataclasses.dataclass(frozen=True)
 class InfluenceArgs:
     """Plot the input influence ‖∂y_T/∂x_t‖ against t for one or more cores (seed 001's
-    vanishing-gradient figures): random weights, one random input sequence."""
+    vanishing-gradient figures): random weights and one random input sequence, or the trained
+    networks of supervised run directories (--from-run) on one sequence of their task."""
 
     core: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
-    """Core name; repeat for several (--core elman --core lstm). Default: elman and lstm."""
+    """Core name; repeat for several (--core elman --core lstm). Default: elman and lstm (none with --from-run)."""
+    from_run: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
+    """Supervised run directory whose trained network (first seed) to use; repeatable."""
     steps: int = 50
     """Sequence length T."""
     hidden: int = 16
@@ -130,13 +134,16 @@ class InfluenceArgs:
         from plastix.grads.influence import input_influence, plot_influence
 
         check_positive_int("steps", self.steps)
-        cores = self.core or ("elman", "lstm")
+        cores = self.core or (() if self.from_run else ("elman", "lstm"))
         k_par, k_x = jax.random.split(jax.random.PRNGKey(self.seed))
         xs = jax.random.normal(k_x, (self.steps, self.input_size), "float32")
         norms = {}
         for name in cores:
             model = SeqModel(make_core(name, self.input_size, self.hidden), 1)
             norms[name] = [float(v) for v in input_influence(model, model.init(k_par), xs)]
+        for run_dir in self.from_run:
+            label, values = trained_influence(run_dir, self.seed)
+            norms[label] = [float(v) for v in values]
         plot_influence(norms, self.out)
         if self.json:
             print(json.dumps(_json_safe({"steps": self.steps, "out": self.out, "norms": norms})))

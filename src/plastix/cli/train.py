@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from plastix.cli.args import TrainArgs
+from plastix.cli.args import TrainArgs, parse_options
 from plastix.errors import PlastixError, check_positive_int, unknown_name
-from plastix.runs import create_run_dir, default_run_name, write_metrics
+from plastix.runs import create_run_dir, default_run_name, save_params, write_metrics
 from plastix.tasks import SEQUENCE_TASKS, TaskSpec, get_task
 
 LOG_POINTS = 50  # default number of log points per run
@@ -61,26 +61,12 @@ def resolve_config(args: TrainArgs):
 
 
 def parse_core_options(args: TrainArgs) -> tuple[tuple[str, object], ...]:
-    """``--modulation`` and ``--core-opt KEY=VALUE`` -> sorted (key, value) pairs; values are
-    read as int, then float, then kept as text. The core itself validates names and values."""
-    options: dict[str, object] = {}
+    """``--modulation`` and ``--core-opt KEY=VALUE`` -> sorted (key, value) pairs (hashable, for
+    the frozen config). The core itself validates option names and values."""
+    options = parse_options(args.core_opt)
     if args.modulation is not None:
         options["modulation"] = args.modulation
-    for item in args.core_opt:
-        key, sep, text = item.partition("=")
-        if not sep or not key:
-            raise PlastixError(f"--core-opt takes KEY=VALUE, got {item!r}.")
-        options[key.strip()] = _parse_value(text.strip())
     return tuple(sorted(options.items()))
-
-
-def _parse_value(text: str) -> object:
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
 
 
 def check_common(args: TrainArgs) -> list[int]:
@@ -113,8 +99,9 @@ def run_train(args: TrainArgs) -> int:
     trainer = make_trainer(config)  # builds and traces the model: errors before any file is written
     payload = {"args": dataclasses.asdict(args), "resolved": dataclasses.asdict(config)}
     run_dir = create_run_dir(args.out, default_run_name(config.task, config.core, args.algo), payload, seeds)
-    metrics, walls = train_with_progress(trainer, seeds, quiet=args.quiet)
+    states, metrics, walls = train_with_progress(trainer, seeds, quiet=args.quiet)
     write_metrics(run_dir, metric_rows(metrics, seeds, walls))
+    save_params(run_dir, states.params)
     if not args.no_plot:
         plot_run(run_dir, get_task(config.task), config)
     print_summary(run_dir, get_task(config.task), config, metrics, seeds)
@@ -132,7 +119,8 @@ def run_grid(args: TrainArgs) -> int:
 def train_with_progress(trainer, seeds: list[int], quiet: bool = False):
     """Train every seed (vmapped) in ``SEGMENTS`` jitted segments, with a rich progress bar.
 
-    Returns (metrics {name: (S, num_logs)}, wall-clock seconds at each log point (num_logs,)).
+    Returns (final states (stacked over seeds), metrics {name: (S, num_logs)}, wall-clock
+    seconds at each log point (num_logs,)).
     """
     from plastix.train.supervised import run_segments, seed_keys, split_logs
 
@@ -150,8 +138,8 @@ def train_with_progress(trainer, seeds: list[int], quiet: bool = False):
             bar.update(task_id, completed=done * per_log, status=f"eval {metric:.4g}")
 
     if quiet:
-        _, metrics = run_segments(trainer, seed_keys(seeds), segments, record)
-        return metrics, np.asarray(walls)
+        states, metrics = run_segments(trainer, seed_keys(seeds), segments, record)
+        return states, metrics, np.asarray(walls)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -159,9 +147,9 @@ def train_with_progress(trainer, seeds: list[int], quiet: bool = False):
     with Progress(*columns) as bar:
         desc = f"{config.task} · {config.core} · {len(seeds)} seed(s)"
         task_id = bar.add_task(desc, total=total, status="compiling…")
-        _, metrics = run_segments(trainer, seed_keys(seeds), segments,
-                                  lambda done, part: record(done, part, bar, task_id))
-    return metrics, np.asarray(walls)
+        states, metrics = run_segments(trainer, seed_keys(seeds), segments,
+                                       lambda done, part: record(done, part, bar, task_id))
+    return states, metrics, np.asarray(walls)
 
 
 def metric_rows(metrics: dict, seeds: list[int], walls: np.ndarray) -> list[dict]:

@@ -34,8 +34,12 @@ def input_influence(model: SeqModel, params: ModelParams, xs: jax.Array) -> jax.
     return jnp.sqrt(jnp.sum(jac * jac, axis=(0, 2)))
 
 
+INFLUENCE_FLOOR = 1e-30  # norms below this (including exact underflow to 0) are drawn on this dotted line
+
+
 def plot_influence(results: dict, path: str, title: str = "Input influence ‖∂y_T/∂x_t‖") -> str:
-    """Plot each named curve of norms (T,) against t on a log y axis; write a PNG to ``path``."""
+    """Plot each named curve of norms (T,) against t on a log y axis; write a PNG to ``path``.
+    Norms below ``INFLUENCE_FLOOR`` (the Elman net underflows to exactly 0) sit on a dotted line."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -45,8 +49,10 @@ def plot_influence(results: dict, path: str, title: str = "Input influence ‖�
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, norms in results.items():
         norms = np.asarray(norms, dtype=float)
-        ax.plot(np.arange(1, norms.shape[0] + 1), np.maximum(norms, 1e-300), label=name)
+        ax.plot(np.arange(1, norms.shape[0] + 1), np.maximum(norms, INFLUENCE_FLOOR), label=name)
     ax.set_yscale("log")
+    ax.axhline(INFLUENCE_FLOOR, color="grey", linestyle=":", linewidth=0.8)
+    ax.set_ylim(bottom=INFLUENCE_FLOOR / 10)
     ax.set_xlabel("input time step t")
     ax.set_ylabel("‖∂y_T/∂x_t‖")
     ax.set_title(title)
