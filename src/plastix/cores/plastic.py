@@ -108,9 +108,9 @@ class PlasticRNN(Core):
 
 
 @dataclasses.dataclass(frozen=True)
-class NeuromodRNN(PlasticRNN):
-    """Neuromodulated plastic RNN (Backpropamine). ``modulation``: simple | retroactive;
-    ``squash``: the modulator's output function s (tanh | sigmoid | linear)."""
+class Neuromodulated:
+    """Mixin of the neuromodulated cores (RNN and LSTM): the options, the retroactive
+    eligibility trace in the carry, the modulator M_t and the modulated trace update."""
 
     modulation: str = "retroactive"
     squash: str = "tanh"
@@ -120,7 +120,7 @@ class NeuromodRNN(PlasticRNN):
         check_option("modulation", self.modulation, MODULATIONS)
         check_option("squash", self.squash, tuple(SQUASH))
         if self.rule != "clip":
-            raise PlastixError(f"neuromod-rnn supports rule 'clip' only (the Backpropamine rule), got {self.rule!r}.")
+            raise PlastixError(f"{type(self).__name__} supports rule 'clip' only (the Backpropamine rule), got {self.rule!r}.")
 
     @property
     def modulated(self) -> bool:
@@ -136,14 +136,27 @@ class NeuromodRNN(PlasticRNN):
         """M_t = s(w_M · h_t + b_M), a scalar."""
         return SQUASH[self.squash](params.w_M @ h + params.b_M)
 
+    def modulated_update(self, params, carry, M, post, pre):
+        """(Hebb_{t+1}, E_{t+1}) from the carry's Hebb_t and E_t::
+
+            simple:       Hebb_{t+1} = clip(Hebb_t + M_t post preᵀ, −1, 1),   no E
+            retroactive:  Hebb_{t+1} = clip(Hebb_t + M_t E_t, −1, 1),
+                          E_{t+1} = (1 − η) E_t + η post preᵀ
+        """
+        if self.modulation == "simple":
+            return hebbian_update("clip", carry.hebb, M, post, pre), None
+        hebb = jnp.clip(carry.hebb + M * carry.E, -1.0, 1.0)
+        return hebb, (1.0 - params.eta) * carry.E + params.eta * jnp.outer(post, pre)
+
+
+@dataclasses.dataclass(frozen=True)
+class NeuromodRNN(Neuromodulated, PlasticRNN):
+    """Neuromodulated plastic RNN (Backpropamine). ``modulation``: simple | retroactive;
+    ``squash``: the modulator's output function s (tanh | sigmoid | linear)."""
+
     def step(self, params, carry, x):
         h = self.hidden(params, carry, x)
-        M = self.modulator(params, h)
-        outer = jnp.outer(h, carry.h)
-        if self.modulation == "simple":
-            return PlasticCarry(h, jnp.clip(carry.hebb + M * outer, -1.0, 1.0), None), h
-        hebb = jnp.clip(carry.hebb + M * carry.E, -1.0, 1.0)
-        E = (1.0 - params.eta) * carry.E + params.eta * outer
+        hebb, E = self.modulated_update(params, carry, self.modulator(params, h), h, carry.h)
         return PlasticCarry(h, hebb, E), h
 
 

@@ -37,8 +37,7 @@ import jax.numpy as jnp
 
 from plastix.cores.base import Core, uniform_init
 from plastix.cores.lstm import G, check_finite_float, init_lstm_weights, lstm_cell
-from plastix.cores.plastic import ALPHA_SHAPES, MODULATIONS, RULES, SQUASH, alpha_shape, check_option, hebbian_update
-from plastix.errors import PlastixError
+from plastix.cores.plastic import ALPHA_SHAPES, RULES, Neuromodulated, alpha_shape, check_option, hebbian_update
 
 
 class PlasticLSTMParams(NamedTuple):
@@ -112,39 +111,11 @@ class PlasticLSTM(Core):
 
 
 @dataclasses.dataclass(frozen=True)
-class NeuromodLSTM(PlasticLSTM):
+class NeuromodLSTM(Neuromodulated, PlasticLSTM):
     """Neuromodulated plastic LSTM (Backpropamine). ``modulation``: simple | retroactive;
     ``squash``: the modulator's output function s (tanh | sigmoid | linear)."""
 
-    modulation: str = "retroactive"
-    squash: str = "tanh"
-
-    def __post_init__(self):
-        super().__post_init__()
-        check_option("modulation", self.modulation, MODULATIONS)
-        check_option("squash", self.squash, tuple(SQUASH))
-        if self.rule != "clip":
-            raise PlastixError(f"neuromod-lstm supports rule 'clip' only (the Backpropamine rule), got {self.rule!r}.")
-
-    @property
-    def modulated(self) -> bool:
-        return True
-
-    def initial_carry(self):
-        carry = super().initial_carry()
-        if self.modulation == "retroactive":
-            carry = carry._replace(E=jnp.zeros_like(carry.hebb))
-        return carry
-
-    def modulator(self, params, h):
-        """M_t = s(w_M · h_t + b_M), a scalar."""
-        return SQUASH[self.squash](params.w_M @ h + params.b_M)
-
     def step(self, params, carry, x):
         h, c, g = self.cell(params, carry, x)
-        M = self.modulator(params, h)
-        if self.modulation == "simple":
-            return PlasticLSTMCarry(h, c, hebbian_update("clip", carry.hebb, M, g, carry.h), None), h
-        hebb = jnp.clip(carry.hebb + M * carry.E, -1.0, 1.0)
-        E = (1.0 - params.eta) * carry.E + params.eta * jnp.outer(g, carry.h)
+        hebb, E = self.modulated_update(params, carry, self.modulator(params, h), g, carry.h)
         return PlasticLSTMCarry(h, c, hebb, E), h
