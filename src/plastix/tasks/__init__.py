@@ -99,4 +99,16 @@ def get_task(name: str) -> TaskSpec:
     return SEQUENCE_TASKS[name]
 
 
-__all__ = ["SEQUENCE_TASKS", "TaskSpec", "copy_loss_baseline", "get_task"]
+from plastix.tasks.mackey_glass import MackeyGlassParams, jaeger_squash, jaeger_unsquash, mackey_glass, nrmse  # noqa: E402
+
+__all__ = [
+    "SEQUENCE_TASKS",
+    "MackeyGlassParams",
+    "TaskSpec",
+    "copy_loss_baseline",
+    "get_task",
+    "jaeger_squash",
+    "jaeger_unsquash",
+    "mackey_glass",
+    "nrmse",
+]
