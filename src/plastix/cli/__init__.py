@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "influence": ("plastix.cli.grads", "InfluenceArgs", "plot the input influence ||dy_T/dx_t|| against t (vanishing gradients)"),
     "plot": ("plastix.cli.plot", "PlotArgs", "plot learning curves of run directories (median and IQR over seeds)"),
     "solve": ("plastix.cli.solve", "SolveArgs", "solve a known MDP by value or policy iteration"),
+    "eval": ("plastix.cli.eval", "EvalArgs", "run fresh episodes with the trained agents of an RL run directory"),
     "list": ("plastix.cli.listing", "ListArgs", "list cores, tasks, algorithms and gradient methods"),
 }
 

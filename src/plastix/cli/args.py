@@ -17,25 +17,27 @@ class TrainArgs:
 
     task: Annotated[str, tyro.conf.Positional]
     """Task name (see `plastix list`), e.g. adding, copy, temporal-order, reber, cliff-walking."""
-    core: str = "lstm"
-    """Recurrent core (sequence tasks): elman, jordan, lstm, peephole-lstm, gru, plastic-rnn, ..."""
+    core: str | None = None
+    """Recurrent core: elman, jordan, lstm, peephole-lstm, gru, plastic-rnn, neuromod-rnn, ... (RL
+    tasks also mlp, a memoryless feed-forward core); None = lstm for sequence tasks, neuromod-rnn
+    for RL tasks (cue-reward, meta-maze, bandit)."""
     algo: str | None = None
-    """Algorithm: supervised (sequence tasks), q-learning or sarsa (grid tasks); None = supervised
-    for sequence tasks, q-learning for grid tasks."""
+    """Algorithm: supervised (sequence tasks), q-learning or sarsa (grid tasks), a2c or reinforce
+    (RL tasks); None = supervised, q-learning, a2c respectively."""
     grad: str = "bptt"
     """Gradient method (supervised): bptt, hand-bptt, truncated-bptt, rtrl."""
     modulation: str | None = None
     """neuromod-rnn / neuromod-lstm: simple or retroactive (None = the core's default, retroactive)."""
     core_opt: tuple[str, ...] = ()
     """Further core options as KEY=VALUE, e.g. --core-opt alpha=neuron rule=oja eta_init=0.05."""
-    hidden: int = 64
-    """Hidden size n of the core."""
+    hidden: int | None = None
+    """Hidden size n of the core; None = 64 for sequence tasks, the RL task's default otherwise."""
     seq_len: int | None = None
     """Sequence length T (sequence tasks); None = the task's default."""
     total_steps: int | None = None
     """Budget per seed: training sequences (supervised) or environment steps (RL); None = task default."""
     batch_size: int = 32
-    """Sequences per gradient step (supervised)."""
+    """Sequences per gradient step (supervised; RL tasks use --episodes)."""
     lr: float | None = None
     """Learning rate / step size; None = the algorithm's default."""
     clip_norm: float | None = 1.0
@@ -48,7 +50,19 @@ class TrainArgs:
     trunc_stride: int | None = None
     """truncated-bptt: stride h' (steps between updates); None = h."""
     gamma: float | None = None
-    """Discount factor (RL); None = the task's default."""
+    """Discount factor (RL); None = the task's default (0.9 for a2c/reinforce, as Backpropamine)."""
+    preset: str = "default"
+    """Environment preset (RL tasks): cue-reward default | easy | paper, bandit default | meta."""
+    env_opt: tuple[str, ...] = ()
+    """Environment settings as KEY=VALUE (RL tasks), e.g. --env-opt episode_length=40 n_cues=2."""
+    episodes: int | None = None
+    """a2c/reinforce: episodes run in parallel per update (the batch B); None = 30 (Backpropamine)."""
+    baseline: str = "value"
+    """reinforce: none, batch-mean or value (a learned critic)."""
+    value_coef: float = 0.1
+    """a2c/reinforce: weight c_v of the critic's loss ½ Σ (G_t − v_t)² (Backpropamine: 0.1)."""
+    entropy_coef: float = 0.03
+    """a2c/reinforce: weight c_H of the entropy bonus Σ_t H(π_t) (Backpropamine's --bent 0.03)."""
     epsilon: float = 0.1
     """ε of ε-greedy exploration (tabular RL)."""
     dtype: str = "float32"
@@ -75,13 +89,13 @@ class TrainArgs:
         return run_train(self)
 
 
-def parse_options(pairs: tuple[str, ...]) -> dict:
+def parse_options(pairs: tuple[str, ...], kind: str = "core options") -> dict:
     """KEY=VALUE strings -> dict; values are read as int, float, true/false or else str."""
     options = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key:
-            raise PlastixError(f"core options are KEY=VALUE, got {pair!r}.")
+            raise PlastixError(f"{kind} are KEY=VALUE, got {pair!r}.")
         options[key.replace("-", "_")] = _parse_value(raw)
     return options
 

@@ -4,9 +4,11 @@ methods), as a table or, with --json, one JSON object on stdout."""
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 
 GRID_ALGORITHMS = ("q-learning", "sarsa")
+RL_ALGORITHMS = ("a2c", "reinforce")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,9 +39,25 @@ def catalogue() -> dict[str, list[dict[str, str]] | list[str]]:
     except ImportError:
         grid, grid_algos = (), ()
     tasks += [{"name": g, "kind": "grid", "algorithms": ", ".join(grid_algos)} for g in grid]
-    algorithms = ["supervised", *(grid_algos if grid else ())]
+    tasks += rl_task_rows()
+    algorithms = ["supervised", *(grid_algos if grid else ()), *RL_ALGORITHMS]
     return {"cores": list(CORES), "tasks": tasks, "algorithms": algorithms,
             "gradient_methods": list(available_grad_methods())}
+
+
+def rl_task_rows() -> list[dict[str, str]]:
+    """One row per policy-gradient environment (``plastix.envs``), its presets and episode length."""
+    from plastix.envs import ENVS, make_env
+
+    rows = []
+    for name, cls in ENVS.items():
+        length = make_env(name)[1].episode_length
+        doc = (importlib.import_module(cls.__module__).__doc__ or "").strip().splitlines()
+        presets = ", ".join(cls.PRESETS)
+        rows.append({"name": name, "kind": "rl", "algorithms": ", ".join(RL_ALGORITHMS),
+                     "metric": "episodic_return", "default_T": str(length), "presets": presets,
+                     "description": f"{doc[0] if doc else name} Presets: {presets}."})
+    return rows
 
 
 def run_list(args: ListArgs) -> int:

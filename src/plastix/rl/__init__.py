@@ -1,8 +1,11 @@
 """Policy gradients (SPEC §3; seeds 000 and 004 §7.3): returns and advantages, REINFORCE,
 advantage actor-critic with an entropy bonus, off-policy importance-sampled policy gradients,
 and seed 000's score-function exercises. Every loss is a pure function of ONE trajectory;
-batch with ``jax.vmap``. See docs/policy-gradients.md."""
+batch with ``jax.vmap``. See docs/policy-gradients.md. The actor-critic agent (any core + policy
+and value heads) and the a2c / reinforce trainer: ``agent.py``, ``trainer.py``,
+docs/rl-training.md."""
 
+from plastix.rl.agent import ActorCritic, AgentOut, AgentParams, FeedForward, agent_core_names, make_agent_core
 from plastix.rl.losses import (
     A2CLoss,
     a2c_loss,
@@ -46,8 +49,22 @@ from plastix.rl.score_function import (
     reinforce_samples,
     reward_eligibility_cov,
 )
+from plastix.rl.trainer import (
+    RLConfig,
+    Rollout,
+    batch_loss,
+    build_setup,
+    collect_rollout,
+    evaluate,
+    make_trainer,
+    rollout_batch,
+    train_seeds,
+)
 
 __all__ = [
+    "ActorCritic", "AgentOut", "AgentParams", "FeedForward", "RLConfig", "Rollout", "agent_core_names",
+    "batch_loss", "build_setup", "collect_rollout", "evaluate", "make_agent_core", "make_trainer",
+    "rollout_batch", "train_seeds",
     "A2CLoss", "DiscreteProblem", "MLPActivations", "MLPPolicy", "ReinforceStep", "a2c_loss",
     "batch_mean_baseline", "concentration_penalty", "discount_from_done", "discounted_returns",
     "eligibility_mean",

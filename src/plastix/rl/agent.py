@@ -1,0 +1,122 @@
+"""Actor-critic agents: any plastix core + a linear policy head + a linear value head.
+
+One unbatched agent step (Miconi et al. 2019, Backpropamine: the same network outputs the
+action logits and the value; Mnih et al. 2016, A3C)::
+
+    carry_t, h_t = core.step(θ_core, reset(carry_{t−1}), o_t)
+    logits_t     = V_π h_t + c_π          (num_actions,)   π(·|o_≤t) = softmax(logits_t)
+    v_t          = V_v h_t + c_v          ()               the critic's value estimate
+
+where ``reset`` replaces the carry (hidden state, Hebbian and eligibility traces) by
+``core.initial_carry()`` exactly at the first step of an episode (``episode_start``: at
+reset, and wherever the environment's ``info["episode_start"]`` said the previous step ended
+an episode), so traces never leak between episodes. A batch is a ``vmap`` around ``act`` and
+time a ``lax.scan`` around it (``plastix.rl.trainer.collect_rollout``).
+
+``core="mlp"`` is a feed-forward (memoryless) core, ``h_t = tanh(W o_t + b)`` with an empty
+carry, for the memory comparison: it sees the same observations (including the previous
+reward and action) but cannot remember anything older.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from plastix.cores import CORES, make_core
+from plastix.cores.base import Core, Readout, init_readout, reset_where, uniform_init
+from plastix.errors import PlastixError, check_positive_int, unknown_name
+
+FEED_FORWARD = "mlp"
+
+
+class MLPParams(NamedTuple):
+    W: jax.Array  # (n, d)
+    b: jax.Array  # (n,)
+
+
+class NoCarry(NamedTuple):
+    """The empty carry of a feed-forward core (nothing is remembered)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class FeedForward(Core):
+    """A memoryless one-layer core, h_t = tanh(W x_t + b); the carry is empty. Final."""
+
+    def init(self, key):
+        n, d = self.hidden_size, self.input_size
+        return MLPParams(uniform_init(key, (n, d), d, self.jdtype), jnp.zeros((n,), self.jdtype))
+
+    def initial_carry(self):
+        return NoCarry()
+
+    def step(self, params, carry, x):
+        return carry, jnp.tanh(params.W @ x + params.b)
+
+
+class AgentParams(NamedTuple):
+    core: Any  # the core's params NamedTuple
+    policy: Readout  # V (A, n), c (A,)
+    value: Readout  # V (1, n), c (1,)
+
+
+class AgentOut(NamedTuple):
+    logits: jax.Array  # (A,)
+    value: jax.Array  # ()
+
+
+def agent_core_names() -> tuple[str, ...]:
+    """Every core an agent can use: the registered cores (but the fixed-reservoir esn) + mlp."""
+    return (*[c for c in CORES if c != "esn"], FEED_FORWARD)
+
+
+def make_agent_core(name: str, input_size: int, hidden: int, dtype: str = "float32", **options) -> Core:
+    """The core ``name`` (``plastix.cores.make_core``, or ``"mlp"`` for ``FeedForward``)."""
+    if name not in agent_core_names():
+        raise unknown_name("agent core", name, agent_core_names())
+    if name == FEED_FORWARD:
+        if options:
+            raise PlastixError(f"core 'mlp' takes no options, got {sorted(options)}.")
+        return FeedForward(input_size=input_size, hidden_size=hidden, dtype=dtype)
+    if name == "jordan":
+        raise PlastixError("core 'jordan' feeds back its own output layer; use it in supervised tasks.")
+    return make_core(name, input_size, hidden, dtype=dtype, **options)
+
+
+@dataclasses.dataclass(frozen=True)
+class ActorCritic:
+    """A core with a policy head (logits over ``num_actions``) and a value head. Final.
+
+    Attributes:
+      core: any plastix core (input_size = the environment's observation size).
+      num_actions: A, the number of discrete actions.
+    """
+
+    core: Core
+    num_actions: int
+
+    def __post_init__(self):
+        check_positive_int("num_actions", self.num_actions)
+
+    def init(self, key: jax.Array) -> AgentParams:
+        """Core params, then both heads drawn U(±1/sqrt(n)) with zero biases."""
+        k_core, k_pi, k_v = jax.random.split(key, 3)
+        n, dt = self.core.output_size, self.core.jdtype
+        return AgentParams(self.core.init(k_core), init_readout(k_pi, n, self.num_actions, dt),
+                           init_readout(k_v, n, 1, dt))
+
+    def initial_carry(self):
+        return self.core.initial_carry()
+
+    def act(self, params: AgentParams, carry, obs: jax.Array, episode_start: jax.Array):
+        """One step: (carry_{t−1}, o_t (d,), episode_start () bool) -> (carry_t, AgentOut).
+
+        The carry is replaced by ``initial_carry()`` first where ``episode_start``."""
+        carry = reset_where(episode_start, self.core.initial_carry(), carry)
+        carry, h = self.core.step(params.core, carry, obs.astype(self.core.jdtype))
+        logits = params.policy.V @ h + params.policy.c
+        value = (params.value.V @ h + params.value.c)[0]
+        return carry, AgentOut(logits, value)

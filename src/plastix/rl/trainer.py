@@ -1,0 +1,361 @@
+"""Policy-gradient training of recurrent and plastic agents, PureJaxRL style (SPEC §3, §5).
+
+``make_trainer(config)`` returns a ``Trainer(init, run, train, setup)``: ``train(key)`` is one
+pure function (a ``lax.scan`` over log chunks, each a ``lax.scan`` over updates), so many
+seeds train at once with ``jax.jit(jax.vmap(trainer.train))(keys)``, and
+``plastix.train.supervised.run_segments`` runs it in jitted segments, bitwise equal.
+
+One update (Miconi et al. 2019, Backpropamine; Mnih et al. 2016, A2C; Williams 1992)::
+
+    roll out B environments in lockstep for one full episode of T steps from a reset
+        (vmap over environments, lax.scan over steps; the agent's carry is reset exactly at
+        episode starts, ``plastix.rl.agent``), a_t ~ π(·|o_≤t) sampled from the logits
+    a2c:        G_t = r_t + γ (1 − done_t) G_{t+1}   (Monte-Carlo, ``discounted_returns``)
+                L_b = a2c_loss(logits, a, G, v; c_v, c_H)    (each episode's OWN v_t as baseline)
+    reinforce:  Q̂_t = reward-to-go (γ); baseline none | batch-mean | value (learned v_t)
+                L_b = reinforce_loss(log π, r, done; b_t) + c_v · ½ Σ (Q̂_t − v_t)² [value]
+                      − c_H Σ_t H(π_t)
+    L = (1 / (B T)) Σ_b L_b                     (Backpropamine divides by batch and length)
+    g = ∇_θ L by BPTT through the rollout scan (jax.grad of the whole rollout)
+    θ ← θ + Adam_lr(clip_{global norm}(g)),  skipped and counted if g is not finite
+
+Metrics per log point (means over the chunk's updates): ``step`` (environment steps per
+seed), ``charts/episodic_return`` (mean reward summed over an episode), ``losses/policy_loss``,
+``losses/value_loss``, ``losses/entropy`` (per-step, per-episode means as in L),
+``losses/skipped_updates`` (so far), and ``diagnostics/nonfinite_*`` (first update and step
+where an observation or reward was NaN/Inf, −1 if none; ``check_finite`` raises on the host).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax import lax
+
+from plastix.cores.base import resolve_dtype
+from plastix.envs import ENVS, make_env
+from plastix.errors import PlastixError, check_positive_int, unknown_name
+from plastix.rl.agent import ActorCritic, AgentParams, make_agent_core
+from plastix.rl.losses import a2c_loss, batch_mean_baseline, entropy, log_prob, reinforce_loss, value_loss
+from plastix.rl.returns import discount_from_done, discounted_returns, reward_to_go
+from plastix.train.supervised import Trainer, make_optimizer, run_segments, seed_keys
+
+ALGOS = ("a2c", "reinforce")
+BASELINES = ("none", "batch-mean", "value")
+NONFINITE = ("nonfinite_obs_update", "nonfinite_obs_step", "nonfinite_reward_update", "nonfinite_reward_step")
+
+
+@dataclasses.dataclass(frozen=True)
+class RLConfig:
+    """Resolved settings of one policy-gradient run. Defaults: Backpropamine's released code
+    (Miconi et al. 2019: neuromod-rnn retroactive, batch 30, γ 0.9, value 0.1, Adam 1e-4, clip 2)."""
+
+    task: str = "cue-reward"  # environment name (plastix.envs.ENVS)
+    preset: str = "default"  # environment preset
+    env_settings: tuple[tuple[str, Any], ...] = ()  # extra make_env settings, e.g. (("episode_length", 40),)
+    core: str = "neuromod-rnn"  # any agent core (plastix.rl.agent.agent_core_names), "mlp" = feed-forward
+    core_options: tuple[tuple[str, Any], ...] = ()  # e.g. (("modulation", "simple"),)
+    hidden: int = 200
+    algo: str = "a2c"  # a2c | reinforce
+    baseline: str = "value"  # reinforce only: none | batch-mean | value
+    batch_size: int = 30  # B environments (episodes) in parallel per update
+    gamma: float = 0.9
+    value_coef: float = 0.1
+    entropy_coef: float = 0.03
+    lr: float = 1e-4
+    clip_norm: float | None = 2.0
+    num_updates: int = 100  # a multiple of updates_per_log
+    updates_per_log: int = 10
+    dtype: str = "float32"
+    remat: bool = True  # recompute each step's internals in the backward pass (jax.checkpoint)
+
+    @property
+    def num_logs(self) -> int:
+        return self.num_updates // self.updates_per_log
+
+
+class NonFinite(NamedTuple):
+    """First (update, step) where an observation / a reward was not finite; −1 if never."""
+
+    obs_update: jax.Array  # () int32
+    obs_step: jax.Array  # () int32
+    reward_update: jax.Array  # () int32
+    reward_step: jax.Array  # () int32
+
+
+class TrainState(NamedTuple):
+    params: AgentParams
+    opt_state: Any  # optax ApplyIfFiniteState
+    key: jax.Array  # (2,) PRNG key of the next update
+    update: jax.Array  # () int32, updates done
+    nonfinite: NonFinite
+
+
+class Rollout(NamedTuple):
+    """One environment's trajectory, leading axis (T,) (or (B, T) when batched)."""
+
+    obs: jax.Array  # (T, d) the observation the agent saw at step t
+    start: jax.Array  # (T,) bool, step t opened an episode (carry was reset before it)
+    action: jax.Array  # (T,) int32
+    reward: jax.Array  # (T,)
+    done: jax.Array  # (T,) bool, terminated | truncated after step t
+    logits: jax.Array  # (T, A)
+    value: jax.Array  # (T,)
+
+
+class RolloutCarry(NamedTuple):
+    obs: jax.Array  # (d,) next observation
+    env_state: Any
+    agent_carry: Any
+    start: jax.Array  # () bool, the next observation opens an episode
+
+
+class LossParts(NamedTuple):
+    total: jax.Array
+    policy: jax.Array
+    value: jax.Array
+    entropy: jax.Array
+
+
+class Setup(NamedTuple):
+    """Everything static an update needs (built once by ``make_trainer``)."""
+
+    config: RLConfig
+    env: Any
+    env_params: Any
+    agent: ActorCritic
+    optimizer: optax.GradientTransformation
+    num_steps: int  # T, the environment's episode length
+
+
+# ---------------------------------------------------------------- validation and building
+def validate(config: RLConfig) -> None:
+    """Check a config at the boundary. Raises PlastixError naming the bad field."""
+    if config.task not in ENVS:
+        raise unknown_name("RL task", config.task, ENVS)
+    if config.algo not in ALGOS:
+        raise unknown_name("RL algorithm", config.algo, ALGOS)
+    if config.baseline not in BASELINES:
+        raise unknown_name("REINFORCE baseline", config.baseline, BASELINES)
+    for name in ("hidden", "batch_size", "num_updates", "updates_per_log"):
+        check_positive_int(name, getattr(config, name))
+    if config.num_updates % config.updates_per_log:
+        raise PlastixError(f"num_updates ({config.num_updates}) must be a multiple of updates_per_log "
+                           f"({config.updates_per_log}).")
+    if not (np.isfinite(config.gamma) and 0.0 <= config.gamma <= 1.0):
+        raise PlastixError(f"gamma must lie in [0, 1], got {config.gamma!r}.")
+    for name in ("value_coef", "entropy_coef"):
+        value = getattr(config, name)
+        if not (np.isfinite(value) and value >= 0):
+            raise PlastixError(f"{name} must be a finite number >= 0, got {value!r}.")
+    if not (np.isfinite(config.lr) and config.lr > 0):
+        raise PlastixError(f"lr must be a positive finite number, got {config.lr!r}.")
+    if config.clip_norm is not None and not (np.isfinite(config.clip_norm) and config.clip_norm > 0):
+        raise PlastixError(f"clip_norm must be positive (or None), got {config.clip_norm!r}.")
+    resolve_dtype(config.dtype)
+
+
+def build_setup(config: RLConfig, env_and_params=None) -> Setup:
+    """Validate, build the environment (or use ``env_and_params``), the agent and Adam."""
+    validate(config)
+    if env_and_params is None:
+        env_and_params = make_env(config.task, config.preset, **dict(config.env_settings))
+    env, env_params = env_and_params
+    core = make_agent_core(config.core, env.observation_size, config.hidden, config.dtype,
+                           **dict(config.core_options))
+    agent = ActorCritic(core, env.num_actions)
+    num_steps = int(env_params.episode_length)
+    return Setup(config, env, env_params, agent, make_optimizer(config), num_steps)
+
+
+# ---------------------------------------------------------------- rollout
+def rollout_step(setup: Setup, params: AgentParams, rc: RolloutCarry, key, greedy: bool = False):
+    """One agent step then one environment step (auto-reset); emits the step's record."""
+    k_act, k_env = jax.random.split(key)
+    agent_carry, out = setup.agent.act(params, rc.agent_carry, rc.obs, rc.start)
+    logits = lax.stop_gradient(out.logits)
+    action = jnp.argmax(logits) if greedy else jax.random.categorical(k_act, logits)
+    action = action.astype(jnp.int32)
+    obs, env_state, reward, term, trunc, info = setup.env.step(k_env, rc.env_state, action, setup.env_params)
+    record = Rollout(rc.obs, rc.start, action, reward.astype(out.value.dtype), term | trunc, out.logits, out.value)
+    return RolloutCarry(obs, env_state, agent_carry, info["episode_start"]), record
+
+
+def collect_rollout(setup: Setup, params: AgentParams, key: jax.Array, num_steps: int,
+                    greedy: bool = False) -> tuple[RolloutCarry, Rollout]:
+    """``num_steps`` steps of ONE environment from a reset: (final RolloutCarry, Rollout (T,)).
+
+    Differentiable in ``params`` (logits and values); actions are sampled (or argmax if
+    ``greedy``) from stop-gradient logits. One key: split into the reset key and a key per step.
+    With ``config.remat`` each step is a ``jax.checkpoint``: the backward pass keeps only the
+    carries and recomputes the rest (at hidden 200 this is faster as well as smaller).
+    """
+    k_reset, k_steps = jax.random.split(key)
+    obs, env_state = setup.env.reset(k_reset, setup.env_params)
+    rc = RolloutCarry(obs, env_state, setup.agent.initial_carry(), jnp.ones((), bool))
+    step = functools.partial(rollout_step, setup, greedy=greedy)
+    if setup.config.remat:
+        step = jax.checkpoint(step)
+    return lax.scan(lambda c, k: step(params, c, k), rc, jax.random.split(k_steps, num_steps))
+
+
+def rollout_batch(setup: Setup, params: AgentParams, key: jax.Array, greedy: bool = False) -> Rollout:
+    """B = batch_size environments for one episode each, in lockstep: a Rollout (B, T)."""
+    keys = jax.random.split(key, setup.config.batch_size)
+    one = functools.partial(collect_rollout, setup, params, num_steps=setup.num_steps, greedy=greedy)
+    return jax.vmap(lambda k: one(k)[1])(keys)
+
+
+# ---------------------------------------------------------------- losses
+def a2c_episode(config: RLConfig, ro: Rollout) -> LossParts:
+    """A2C loss of one trajectory (T,) with Monte-Carlo returns and its own values."""
+    g_t = discounted_returns(ro.reward, discount_from_done(ro.done, config.gamma))
+    parts = a2c_loss(ro.logits, ro.action, g_t, ro.value, value_coef=config.value_coef,
+                     entropy_coef=config.entropy_coef)
+    return LossParts(parts.total, parts.policy, parts.value, parts.entropy)
+
+
+def reinforce_episode(config: RLConfig, ro: Rollout, baseline_t: jax.Array | None) -> LossParts:
+    """REINFORCE (reward-to-go) of one trajectory (T,), plus the critic and entropy terms."""
+    logp_t = log_prob(ro.logits, ro.action)
+    if config.baseline == "value":
+        baseline_t = ro.value
+    policy = reinforce_loss(logp_t, ro.reward, ro.done, causal=True, gamma=config.gamma, baseline_t=baseline_t)
+    value = value_loss(ro.value, reward_to_go(ro.reward, ro.done, config.gamma))
+    value = value if config.baseline == "value" else jnp.zeros_like(value)
+    ent = jnp.sum(entropy(ro.logits))
+    return LossParts(policy + config.value_coef * value - config.entropy_coef * ent, policy, value, ent)
+
+
+def batch_loss(config: RLConfig, ro: Rollout) -> LossParts:
+    """The update's loss L = (1 / (B T)) Σ_b L_b and its parts, from a Rollout (B, T)."""
+    if config.algo == "a2c":
+        parts = jax.vmap(functools.partial(a2c_episode, config))(ro)
+    else:
+        g_bt = jax.vmap(reward_to_go, in_axes=(0, 0, None))(ro.reward, ro.done, config.gamma)
+        base = batch_mean_baseline(g_bt) if config.baseline == "batch-mean" else None
+        episode = functools.partial(reinforce_episode, config)
+        parts = jax.vmap(episode, in_axes=(0, None if base is None else 0))(ro, base)
+    scale = 1.0 / ro.reward.shape[1]
+    return LossParts(*(jnp.mean(p) * scale for p in parts))
+
+
+def episodic_return(ro: Rollout) -> jax.Array:
+    """Mean over the batch of (Σ_t r_t) / (number of episodes ended), () — one episode each here."""
+    episodes = jnp.maximum(jnp.sum(ro.done, axis=1), 1)
+    return jnp.mean(jnp.sum(ro.reward, axis=1) / episodes)
+
+
+def loss_fn(setup: Setup, params: AgentParams, key: jax.Array):
+    """(L, (LossParts, Rollout)) of one update; ``jax.grad`` of it is BPTT through the rollout."""
+    ro = rollout_batch(setup, params, key)
+    parts = batch_loss(setup.config, ro)
+    return parts.total, (parts, ro)
+
+
+# ---------------------------------------------------------------- training loop
+def first_bad(flags_bt: jax.Array) -> jax.Array:
+    """First step index t with any True in flags (B, T), −1 if none. () int32."""
+    any_t = jnp.any(flags_bt, axis=0)
+    return jnp.where(jnp.any(any_t), jnp.argmax(any_t), -1).astype(jnp.int32)
+
+
+def track_nonfinite(nf: NonFinite, ro: Rollout, update: jax.Array) -> NonFinite:
+    """Keep the first update/step with a non-finite observation or reward."""
+    obs_t = first_bad(~jnp.all(jnp.isfinite(ro.obs), axis=-1))
+    rew_t = first_bad(~jnp.isfinite(ro.reward))
+    new_obs = (nf.obs_update < 0) & (obs_t >= 0)
+    new_rew = (nf.reward_update < 0) & (rew_t >= 0)
+    return NonFinite(jnp.where(new_obs, update, nf.obs_update), jnp.where(new_obs, obs_t, nf.obs_step),
+                     jnp.where(new_rew, update, nf.reward_update), jnp.where(new_rew, rew_t, nf.reward_step))
+
+
+def update_step(setup: Setup, state: TrainState, _=None) -> tuple[TrainState, dict]:
+    """One rollout + one (possibly skipped) Adam step; returns per-update metrics."""
+    key, k_roll = jax.random.split(state.key)
+    grads, (parts, ro) = jax.grad(functools.partial(loss_fn, setup), has_aux=True)(state.params, k_roll)
+    updates, opt_state = setup.optimizer.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    nonfinite = track_nonfinite(state.nonfinite, ro, state.update)
+    metrics = {"charts/episodic_return": episodic_return(ro), "losses/policy_loss": parts.policy,
+               "losses/value_loss": parts.value, "losses/entropy": parts.entropy}
+    return TrainState(params, opt_state, key, state.update + 1, nonfinite), metrics
+
+
+def finite_mean(x: jax.Array) -> jax.Array:
+    finite = jnp.isfinite(x)
+    return jnp.sum(jnp.where(finite, x, 0.0)) / jnp.maximum(jnp.sum(finite), 1)
+
+
+def log_chunk(setup: Setup, state: TrainState, _=None) -> tuple[TrainState, dict]:
+    """``updates_per_log`` updates (a scan): one log point (means over the chunk)."""
+    state, per_update = lax.scan(functools.partial(update_step, setup), state, None, setup.config.updates_per_log)
+    metrics = {k: finite_mean(v) for k, v in per_update.items()}
+    metrics["step"] = state.update * setup.config.batch_size * setup.num_steps
+    metrics["losses/skipped_updates"] = state.opt_state.total_notfinite
+    metrics.update({f"diagnostics/{name}": v for name, v in zip(NONFINITE, state.nonfinite, strict=True)})
+    return state, metrics
+
+
+def init_state(setup: Setup, key: jax.Array) -> TrainState:
+    k_params, k_train = jax.random.split(key)
+    params = setup.agent.init(k_params)
+    none = jnp.full((), -1, jnp.int32)
+    return TrainState(params, setup.optimizer.init(params), k_train, jnp.zeros((), jnp.int32),
+                      NonFinite(none, none, none, none))
+
+
+def run_logs(setup: Setup, state: TrainState, num_logs: int) -> tuple[TrainState, dict]:
+    """``num_logs`` log chunks; metrics have a trailing axis of length num_logs."""
+    return lax.scan(functools.partial(log_chunk, setup), state, None, num_logs)
+
+
+def make_trainer(config: RLConfig, env_and_params=None) -> Trainer:
+    """Validate ``config`` and build the pure functions (``env_and_params`` overrides the env)."""
+    setup = build_setup(config, env_and_params)
+    init = functools.partial(init_state, setup)
+    run = functools.partial(run_logs, setup)
+
+    def train(key):
+        return run(init(key), config.num_logs)
+
+    return Trainer(init, run, train, setup)
+
+
+# ---------------------------------------------------------------- host side
+def check_finite(metrics: dict, seeds: Sequence[int]) -> None:
+    """Raise PlastixError if any seed saw a non-finite observation or reward (metrics (S, L))."""
+    for field in ("obs", "reward"):
+        updates = np.asarray(metrics[f"diagnostics/nonfinite_{field}_update"])[:, -1]
+        steps = np.asarray(metrics[f"diagnostics/nonfinite_{field}_step"])[:, -1]
+        for s, seed in enumerate(seeds):
+            if updates[s] >= 0:
+                name = "observation" if field == "obs" else "reward"
+                raise PlastixError(f"non-finite {name} (field {field!r}) at update {int(updates[s])}, step "
+                                   f"{int(steps[s])} of the episode, seed {seed}: check the environment.")
+
+
+def train_seeds(trainer: Trainer, seeds: Sequence[int], segments: Sequence[int], on_segment=None):
+    """``run_segments`` over seeds, checking for non-finite inputs after every segment."""
+
+    def check(done, part):
+        check_finite(part, seeds)
+        if on_segment is not None:
+            on_segment(done, part)
+
+    return run_segments(trainer, seed_keys(seeds), segments, check)
+
+
+def evaluate(setup: Setup, params: AgentParams, key: jax.Array, episodes: int, greedy: bool = False) -> jax.Array:
+    """Total reward of ``episodes`` fresh episodes of one agent, (episodes,) (vmapped)."""
+    keys = jax.random.split(key, episodes)
+    run = functools.partial(collect_rollout, setup, params, num_steps=setup.num_steps, greedy=greedy)
+    ro = jax.vmap(lambda k: run(k)[1])(keys)
+    return jnp.sum(ro.reward, axis=1)
