@@ -74,3 +74,16 @@ def test_influence_of_a_trained_run_uses_its_saved_network(tmp_path):
     assert label.startswith("elman trained")
     untrained = input_influence(model, model.init(jax.random.PRNGKey(0)), xs)
     assert not np.allclose(norms, untrained)  # really the trained weights
+
+
+def test_non_finite_final_metric_is_an_error_naming_the_seed(tmp_path, capsys):
+    from plastix.cli.train import print_summary
+    from plastix.tasks import get_task
+    from plastix.train.supervised import SupervisedConfig
+
+    metrics = {"charts/eval_metric": np.array([[0.5, 0.1], [0.4, np.nan]]),
+               "losses/skipped_updates": np.array([[0, 0], [0, 7]])}
+    with pytest.raises(PlastixError, match=r"not finite for seed\(s\) \[4\].*\[0, 7\]"):
+        print_summary(tmp_path, get_task("adding"), SupervisedConfig(), metrics, [3, 4])
+    print_summary(tmp_path, get_task("adding"), SupervisedConfig(), {k: v[:1] for k, v in metrics.items()}, [3])
+    assert "run directory" in capsys.readouterr().out

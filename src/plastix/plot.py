@@ -59,11 +59,16 @@ def plot_runs(
     logy: Sequence[bool] | None = None,
     ylabels: Sequence[str] | None = None,
     title: str | None = None,
+    xlabel: str | None = None,
 ) -> Path:
     """One panel per metric, one curve (median + IQR band) per run; save a PNG to ``out``.
 
-    ``baseline`` is drawn as a dashed line on the first panel. Returns ``out``.
+    ``baseline`` is drawn as a dashed line on the first panel. ``xlabel`` defaults to what the
+    ``step`` column counts: training sequences (supervised) or environment steps (RL). Returns ``out``.
     """
+    if xlabel is None:
+        rl = any(rows and "charts/episodic_return" in rows[0] for _, rows in runs)
+        xlabel = "environment steps (per seed)" if rl else "training sequences (per seed)"
     plt, fig, axes = _axes(len(metrics))
     for i, (ax, metric) in enumerate(zip(axes, metrics, strict=True)):
         for label, rows in runs:
@@ -72,7 +77,7 @@ def plot_runs(
             ax.axhline(baseline, color="k", ls="--", lw=1, label=f"baseline {baseline:.4g}")
         if logy is not None and logy[i]:
             ax.set_yscale("log")
-        ax.set_xlabel("training sequences (per seed)")
+        ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabels[i] if ylabels else metric)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)

@@ -109,7 +109,7 @@ def load_params(path: Path, template: Any, seed_index: int = 0) -> Any:
 
     file = Path(path) / PARAMS
     if not file.exists():
-        raise PlastixError(f"{str(path)!r} has no {PARAMS}: it was not written by a supervised plastix run.")
+        raise PlastixError(f"{str(path)!r} has no {PARAMS}: it holds no trained parameters (grid runs keep q_table.npy instead).")
     try:
         data = np.load(file)
     except Exception as err:  # zip/npy errors: a corrupt file

@@ -199,9 +199,14 @@ def print_summary(run_dir: Path, task: TaskSpec, config, metrics: dict, seeds: l
           + f" (median {np.nanmedian(final):.4g}; baseline {task.baseline(config.seq_len):.4g})")
     if np.any(skipped > 0):
         print(f"skipped updates (non-finite gradient) per seed: {skipped.tolist()}")
-    if not np.all(np.isfinite(final)):
-        print("warning: some seeds ended with a non-finite metric.")
     print(f"run directory: {run_dir}")
+    bad = [seed for seed, value in zip(seeds, final, strict=True) if not np.isfinite(value)]
+    if bad:
+        raise PlastixError(
+            f"the final eval {task.metric} is not finite for seed(s) {bad} (expected a finite number; "
+            f"skipped non-finite updates per seed: {skipped.tolist()}). Metrics and parameters are kept in "
+            f"{run_dir}; try a smaller --lr or --clip-norm."
+        )
 
 
 # ---------------------------------------------------------------- policy-gradient RL tasks
