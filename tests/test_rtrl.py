@@ -1,7 +1,6 @@
 """RTRL (generic and the explicit Elman recursion) against autodiff BPTT, in float64, and
 online RTRL against hand-written references (seed 001 eqs. 25–26; Williams & Zipser 1989)."""
 
-import importlib
 
 import jax
 import jax.numpy as jnp
@@ -28,14 +27,7 @@ from plastix.grads import (
 TOL = 1e-10
 
 
-def _core_or_skip(name, d, n, **opts):
-    module = CORES[name][0]
-    try:
-        importlib.import_module(module)
-    except ModuleNotFoundError as err:  # written concurrently by another helper
-        if err.name == module:
-            pytest.skip(f"{module} does not exist yet")
-        raise
+def _core(name, d, n, **opts):
     return make_core(name, d, n, dtype="float64", **opts)
 
 
@@ -67,7 +59,7 @@ def _assert_same(method, model, params, batch):
 
 @pytest.mark.parametrize("name", sorted(CORES))
 def test_rtrl_equals_bptt_every_core(name):
-    core = _core_or_skip(name, 2, 3)
+    core = _core(name, 2, 3)
     _assert_same(rtrl(), *_instance(core, T=7, reset_at=3))
 
 
