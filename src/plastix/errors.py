@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterable
 
 
@@ -22,4 +23,11 @@ def check_positive_int(name: str, value: int) -> int:
     """Reject sizes that are not positive integers."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise PlastixError(f"{name} must be a positive integer, got {value!r}.")
+    return value
+
+
+def check_finite_float(name: str, value) -> float:
+    """Reject non-numbers and non-finite values for float options."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise PlastixError(f"{name} must be a finite number, got {value!r}.")
     return value

@@ -16,14 +16,13 @@ cell keeps its content at initialisation; every other bias starts at zero.
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from plastix.cores.base import Core, uniform_init
-from plastix.errors import PlastixError
+from plastix.errors import check_finite_float
 
 I, F, G, O = 0, 1, 2, 3  # gate order in Wx, Wh, b
 
@@ -51,12 +50,6 @@ def lstm_cell(a: jax.Array, c_prev: jax.Array, g: jax.Array | None = None) -> tu
     g = jnp.tanh(a[G]) if g is None else g
     c = jax.nn.sigmoid(a[F]) * c_prev + jax.nn.sigmoid(a[I]) * g
     return jax.nn.sigmoid(a[O]) * jnp.tanh(c), c
-
-
-def check_finite_float(name: str, value) -> None:
-    """Reject non-numbers and non-finite values for float options."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise PlastixError(f"{name} must be a finite number, got {value!r}.")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -22,14 +22,13 @@ neuron (n, 1), or single (1, 1). Traces are in the carry and start at zero.
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from plastix.cores.base import Core, uniform_init
-from plastix.errors import PlastixError
+from plastix.errors import PlastixError, check_finite_float
 
 ALPHA_SHAPES = ("connection", "neuron", "single")
 RULES = ("clip", "decay", "oja")
@@ -58,8 +57,9 @@ def alpha_shape(kind: str, n: int) -> tuple[int, int]:
 
 
 @dataclasses.dataclass(frozen=True)
-class PlasticRNN(Core):
-    """Plastic RNN (no modulation). Options: ``alpha`` shape, update ``rule``, ``eta_init``."""
+class Plastic:
+    """Mixin of the plastic cores (RNN and LSTM): the plasticity options, their validation and
+    the initial plasticity parameters. ``alpha`` shape, update ``rule``, ``eta_init``, ``alpha_init``."""
 
     alpha: str = "connection"
     rule: str = "clip"
@@ -71,26 +71,34 @@ class PlasticRNN(Core):
         check_option("alpha", self.alpha, ALPHA_SHAPES)
         check_option("rule", self.rule, RULES)
         for name in ("eta_init", "alpha_init"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise PlastixError(f"{type(self).__name__}.{name} must be a finite number, got {value!r}.")
+            check_finite_float(f"{type(self).__name__}.{name}", getattr(self, name))
 
     @property
     def modulated(self) -> bool:
         return False
 
+    def init_plasticity(self, k_alpha: jax.Array, k_mod: jax.Array, n: int, dt) -> dict:
+        """α ~ alpha_init · U(0, 1) in its shape, η = eta_init, and w_M, b_M if modulated."""
+        return dict(
+            alpha=self.alpha_init * jax.random.uniform(k_alpha, alpha_shape(self.alpha, n), dt),
+            eta=jnp.asarray(self.eta_init, dt),
+            w_M=uniform_init(k_mod, (n,), n, dt) if self.modulated else None,
+            b_M=jnp.zeros((), dt) if self.modulated else None,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class PlasticRNN(Plastic, Core):
+    """Plastic RNN (no modulation); options of ``Plastic``."""
+
     def init(self, key):
         n, d, dt = self.hidden_size, self.input_size, self.jdtype
         k_in, k_w, k_a, k_m = jax.random.split(key, 4)
-        modulated = self.modulated
         return PlasticParams(
             W_in=uniform_init(k_in, (n, d), n, dt),
             W=uniform_init(k_w, (n, n), n, dt),
-            alpha=self.alpha_init * jax.random.uniform(k_a, alpha_shape(self.alpha, n), dt),
-            eta=jnp.asarray(self.eta_init, dt),
             b=jnp.zeros((n,), dt),
-            w_M=uniform_init(k_m, (n,), n, dt) if modulated else None,
-            b_M=jnp.zeros((), dt) if modulated else None,
+            **self.init_plasticity(k_a, k_m, n, dt),
         )
 
     def initial_carry(self):

@@ -35,9 +35,10 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from plastix.cores.base import Core, uniform_init
-from plastix.cores.lstm import G, check_finite_float, init_lstm_weights, lstm_cell
-from plastix.cores.plastic import ALPHA_SHAPES, RULES, Neuromodulated, alpha_shape, check_option, hebbian_update
+from plastix.cores.base import Core
+from plastix.cores.lstm import G, init_lstm_weights, lstm_cell
+from plastix.errors import check_finite_float
+from plastix.cores.plastic import Neuromodulated, Plastic, hebbian_update
 
 
 class PlasticLSTMParams(NamedTuple):
@@ -58,39 +59,21 @@ class PlasticLSTMCarry(NamedTuple):
 
 
 @dataclasses.dataclass(frozen=True)
-class PlasticLSTM(Core):
-    """LSTM with a plastic recurrent matrix into the cell candidate (see module docstring)."""
+class PlasticLSTM(Plastic, Core):
+    """LSTM with a plastic recurrent matrix into the cell candidate (see module docstring);
+    options of ``Plastic`` plus the LSTM's ``forget_bias``."""
 
-    alpha: str = "connection"
-    rule: str = "clip"
-    eta_init: float = 0.1
-    alpha_init: float = 0.01
     forget_bias: float = 1.0
 
     def __post_init__(self):
         super().__post_init__()
-        check_option("alpha", self.alpha, ALPHA_SHAPES)
-        check_option("rule", self.rule, RULES)
-        for name in ("eta_init", "alpha_init", "forget_bias"):
-            check_finite_float(f"{type(self).__name__}.{name}", getattr(self, name))
-
-    @property
-    def modulated(self) -> bool:
-        return False
+        check_finite_float(f"{type(self).__name__}.forget_bias", self.forget_bias)
 
     def init(self, key):
         n, d, dt = self.hidden_size, self.input_size, self.jdtype
         k_lstm, k_a, k_m = jax.random.split(key, 3)
         Wx, Wh, b = init_lstm_weights(k_lstm, n, d, self.forget_bias, dt)
-        return PlasticLSTMParams(
-            Wx=Wx,
-            Wh=Wh,
-            b=b,
-            alpha=self.alpha_init * jax.random.uniform(k_a, alpha_shape(self.alpha, n), dt),
-            eta=jnp.asarray(self.eta_init, dt),
-            w_M=uniform_init(k_m, (n,), n, dt) if self.modulated else None,
-            b_M=jnp.zeros((), dt) if self.modulated else None,
-        )
+        return PlasticLSTMParams(Wx=Wx, Wh=Wh, b=b, **self.init_plasticity(k_a, k_m, n, dt))
 
     def initial_carry(self):
         n, dt = self.hidden_size, self.jdtype
