@@ -19,6 +19,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "plot": ("plastix.cli.plot", "PlotArgs", "plot learning curves of run directories (median and IQR over seeds)"),
     "solve": ("plastix.cli.solve", "SolveArgs", "solve a known MDP by value or policy iteration"),
     "eval": ("plastix.cli.eval", "EvalArgs", "run fresh episodes with the trained agents of an RL run directory"),
+    "compare": ("plastix.cli.compare", "CompareArgs", "compare runs: final performance, IQM with bootstrap CIs, rank-sum tests"),
+    "sweep": ("plastix.cli.sweep", "SweepArgs", "hyperparameter search and population-based training on Ray Tune"),
     "list": ("plastix.cli.listing", "ListArgs", "list cores, tasks, algorithms and gradient methods"),
 }
 

@@ -65,6 +65,48 @@ class TrainArgs:
     """a2c/reinforce: weight c_H of the entropy bonus Σ_t H(π_t) (Backpropamine's --bent 0.03)."""
     epsilon: float = 0.1
     """ε of ε-greedy exploration (tabular RL)."""
+    # ------------------------------------------------------------ dqn (plastix.dqn)
+    double: bool = False
+    """dqn: Double DQN targets (van Hasselt et al. 2016)."""
+    dueling: bool = False
+    """dqn: dueling value/advantage head (Wang et al. 2016)."""
+    per: bool = False
+    """dqn: proportional prioritized replay (Schaul et al. 2016)."""
+    n_step: int = 1
+    """dqn: n-step returns."""
+    buffer_size: int | None = None
+    """dqn: replay capacity N (transitions, or sequences for recurrent Q-networks); None = task default."""
+    target_every: int | None = None
+    """dqn: copy the online network to the target network every C environment steps; None = task default."""
+    learning_starts: int | None = None
+    """dqn: environment steps before the first update; None = task default."""
+    train_every: int | None = None
+    """dqn: environment steps between gradient steps; None = task default."""
+    epsilon_start: float = 1.0
+    """dqn: ε at the start of the linear exploration schedule."""
+    epsilon_end: float = 0.05
+    """dqn: ε at the end of the schedule (and after it)."""
+    exploration_fraction: float = 0.5
+    """dqn: fraction of the budget over which ε decays linearly from start to end."""
+    per_alpha: float = 0.6
+    """dqn --per: priority exponent α."""
+    per_beta: float = 0.4
+    """dqn --per: initial importance-sampling exponent β, annealed linearly to 1."""
+    loss: str = "huber"
+    """dqn: huber or mse TD loss."""
+    optimizer: str = "adam"
+    """dqn: adam or rmsprop (the DQN paper's)."""
+    burn_in: int = 0
+    """dqn with a recurrent core: steps of each stored sequence used only to warm up the carry (R2D2)."""
+    # ------------------------------------------------------------ runs (plastix.runs, plastix.checkpoint)
+    checkpoint_every: int | None = None
+    """Write a checkpoint after every this many log points (None = after every progress segment)."""
+    keep_checkpoints: int = 3
+    """Keep the last N checkpoints."""
+    max_skipped: int = 100
+    """Stop the run when more than this many updates were skipped for a non-finite loss or gradient."""
+    tensorboard: bool = False
+    """Also write TensorBoard event files (needs `pip install plastix[tensorboard]`)."""
     dtype: str = "float32"
     """float32 or float64."""
     seed: int = 0
@@ -76,7 +118,7 @@ class TrainArgs:
     out: str | None = None
     """Run directory (must not exist); default runs/<task>-<core>-<algo>-<time>."""
     resume: str | None = None
-    """Continue the run in this directory (not yet supported for every trainer)."""
+    """Continue the run in this directory from its last checkpoint (other flags are taken from its config)."""
     no_plot: bool = False
     """Skip the learning-curve PNG."""
     quiet: bool = False

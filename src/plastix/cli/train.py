@@ -18,6 +18,7 @@ from plastix.tasks import SEQUENCE_TASKS, TaskSpec, get_task
 LOG_POINTS = 50  # default number of log points per run
 SEGMENTS = 10  # jitted segments (progress-bar updates) per run
 GRID_DEFAULT_ALGO = "q-learning"
+DQN_ALGOS = ("dqn",)  # value-based deep RL (plastix.dqn); flags --double --dueling --per --n-step
 METRIC_NAMES = ("losses/train_loss", "charts/eval_loss", "charts/eval_metric", "charts/baseline", "losses/skipped_updates")
 
 
@@ -90,6 +91,8 @@ def rl_tasks() -> tuple[str, ...]:
 
 def run_train(args: TrainArgs) -> int:
     """Entry point of ``plastix train``. Returns the exit code."""
+    if args.algo in DQN_ALGOS:
+        return run_dqn(args)
     if args.task in grid_tasks():
         return run_grid(dataclasses.replace(args, algo=args.algo or GRID_DEFAULT_ALGO))
     if args.task in rl_tasks():
@@ -124,6 +127,13 @@ def run_grid(args: TrainArgs) -> int:
     except ImportError as err:
         raise PlastixError(f"grid task {args.task!r} needs plastix.mdp.train_cli, which is not available ({err}).") from None
     return int(run_grid_training(args) or 0)
+
+
+def run_dqn(args: TrainArgs) -> int:
+    """``plastix train TASK --algo dqn``: the DQN family (``plastix.dqn.train_cli``)."""
+    from plastix.dqn.train_cli import run_dqn_training
+
+    return int(run_dqn_training(args) or 0)
 
 
 def train_with_progress(trainer, seeds: list[int], quiet: bool = False, *, units_per_log: int | None = None,
