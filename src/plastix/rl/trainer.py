@@ -16,8 +16,22 @@ One update (Miconi et al. 2019, Backpropamine; Mnih et al. 2016, A2C; Williams 1
                 L_b = reinforce_loss(log π, r, done; b_t) + c_v · ½ Σ (Q̂_t − v_t)² [value]
                       − c_H Σ_t H(π_t)
     L = (1 / (B T)) Σ_b L_b                     (Backpropamine divides by batch and length)
-    g = ∇_θ L by BPTT through the rollout scan (jax.grad of the whole rollout)
+    g = ∇_θ L by BPTT over the stored trajectory (below)
     θ ← θ + Adam_lr(clip_{global norm}(g)),  skipped and counted if g is not finite
+
+The gradient. The rollout itself is run without gradients; the loss is then recomputed from
+the stored observations o_1..o_T and episode starts: h_{1..T} = scan of the core over them
+(the carry reset where an episode starts), logits and values from h. The actions were drawn
+from exactly these logits (same θ, same inputs, a deterministic core), so ∇_θ L is the same
+as differentiating through the rollout — what Backpropamine does — but the backward pass no
+longer runs through the environment and the sampler, and for the cores with a hand-derived
+backward (``plastix.grads.hand``: elman, peephole-lstm, plastic-rnn, neuromod-rnn) it uses
+that custom VJP, which recomputes the Hebbian and eligibility traces backwards instead of
+storing an (n, n) matrix per step. ``RLConfig.grad``: ``auto`` (hand-bptt where available,
+else bptt), ``hand-bptt``, ``bptt`` (autodiff over the stored trajectory), ``rollout``
+(autodiff through the rollout itself, each step rematerialised; the original way, kept as a
+reference for tests and benchmarks). ``apply_update(setup, state, rollout)`` is the update on
+a given rollout (used by host-loop environments, ``plastix.rl.host_loop``).
 
 Metrics per log point (means over the chunk's updates): ``step`` (environment steps per
 seed), ``charts/episodic_return`` (mean reward summed over an episode), ``losses/policy_loss``,
@@ -39,15 +53,17 @@ import numpy as np
 import optax
 from jax import lax
 
-from plastix.cores.base import resolve_dtype
+from plastix.cores.base import resolve_dtype, scan_core
 from plastix.envs import ENVS, make_env
 from plastix.errors import PlastixError, check_positive_int, unknown_name
+from plastix.grads.hand import HAND_BPTT_CORES, hand_scan
 from plastix.rl.agent import ActorCritic, AgentParams, make_agent_core
 from plastix.rl.losses import a2c_loss, batch_mean_baseline, entropy, log_prob, reinforce_loss, value_loss
 from plastix.rl.returns import discount_from_done, discounted_returns, reward_to_go
 from plastix.train.supervised import Trainer, make_optimizer, run_segments, seed_keys
 
 ALGOS = ("a2c", "reinforce")
+GRADS = ("auto", "hand-bptt", "bptt", "rollout")
 BASELINES = ("none", "batch-mean", "value")
 NONFINITE = ("nonfinite_obs_update", "nonfinite_obs_step", "nonfinite_reward_update", "nonfinite_reward_step")
 
@@ -74,7 +90,7 @@ class RLConfig:
     num_updates: int = 100  # a multiple of updates_per_log
     updates_per_log: int = 10
     dtype: str = "float32"
-    remat: bool = True  # recompute each step's internals in the backward pass (jax.checkpoint)
+    grad: str = "auto"  # auto | hand-bptt | bptt | rollout (module docstring)
 
     @property
     def num_logs(self) -> int:
@@ -133,6 +149,7 @@ class Setup(NamedTuple):
     agent: ActorCritic
     optimizer: optax.GradientTransformation
     num_steps: int  # T, the environment's episode length
+    grad: str  # the resolved gradient path: hand-bptt | bptt | rollout
 
 
 # ---------------------------------------------------------------- validation and building
@@ -159,6 +176,11 @@ def validate(config: RLConfig) -> None:
         raise PlastixError(f"lr must be a positive finite number, got {config.lr!r}.")
     if config.clip_norm is not None and not (np.isfinite(config.clip_norm) and config.clip_norm > 0):
         raise PlastixError(f"clip_norm must be positive (or None), got {config.clip_norm!r}.")
+    if config.grad not in GRADS:
+        raise unknown_name("RL gradient method", config.grad, GRADS)
+    if config.grad == "hand-bptt" and config.core not in HAND_BPTT_CORES:
+        raise PlastixError(f"grad 'hand-bptt' needs one of the cores {list(HAND_BPTT_CORES)}, got core "
+                           f"{config.core!r}; use grad 'auto' or 'bptt'.")
     resolve_dtype(config.dtype)
 
 
@@ -172,7 +194,10 @@ def build_setup(config: RLConfig, env_and_params=None) -> Setup:
                            **dict(config.core_options))
     agent = ActorCritic(core, env.num_actions)
     num_steps = int(env_params.episode_length)
-    return Setup(config, env, env_params, agent, make_optimizer(config), num_steps)
+    grad = config.grad
+    if grad == "auto":
+        grad = "hand-bptt" if config.core in HAND_BPTT_CORES else "bptt"
+    return Setup(config, env, env_params, agent, make_optimizer(config), num_steps, grad)
 
 
 # ---------------------------------------------------------------- rollout
@@ -194,14 +219,14 @@ def collect_rollout(setup: Setup, params: AgentParams, key: jax.Array, num_steps
 
     Differentiable in ``params`` (logits and values); actions are sampled (or argmax if
     ``greedy``) from stop-gradient logits. One key: split into the reset key and a key per step.
-    With ``config.remat`` each step is a ``jax.checkpoint``: the backward pass keeps only the
+    For ``grad="rollout"`` each step is a ``jax.checkpoint``: the backward pass keeps only the
     carries and recomputes the rest (at hidden 200 this is faster as well as smaller).
     """
     k_reset, k_steps = jax.random.split(key)
     obs, env_state = setup.env.reset(k_reset, setup.env_params)
     rc = RolloutCarry(obs, env_state, setup.agent.initial_carry(), jnp.ones((), bool))
     step = functools.partial(rollout_step, setup, greedy=greedy)
-    if setup.config.remat:
+    if setup.grad == "rollout":
         step = jax.checkpoint(step)
     return lax.scan(lambda c, k: step(params, c, k), rc, jax.random.split(k_steps, num_steps))
 
@@ -260,6 +285,38 @@ def loss_fn(setup: Setup, params: AgentParams, key: jax.Array):
     return parts.total, (parts, ro)
 
 
+def trajectory_outputs(setup: Setup, params: AgentParams, obs: jax.Array, start: jax.Array):
+    """Logits (T, A) and values (T,) of ONE stored trajectory: the core scanned over its
+    observations (T, d), its carry reset where ``start`` (T,) — the same outputs the rollout
+    computed, now differentiable (hand-derived VJP for ``setup.grad == "hand-bptt"``)."""
+    core = setup.agent.core
+    xs = obs.astype(core.jdtype)
+    if setup.grad == "hand-bptt":
+        hs = hand_scan(core, params.core, xs, start)
+    else:
+        hs = scan_core(core, params.core, xs, resets=start)[1]
+    logits = hs @ params.policy.V.T + params.policy.c[None, :]
+    values = hs @ params.value.V[0] + params.value.c[0]
+    return logits, values
+
+
+def rollout_loss(setup: Setup, params: AgentParams, ro: Rollout):
+    """(L, LossParts) of a stored Rollout (B, T), its logits and values recomputed from ``params``."""
+    logits, values = jax.vmap(functools.partial(trajectory_outputs, setup, params))(ro.obs, ro.start)
+    parts = batch_loss(setup.config, ro._replace(logits=logits, value=values))
+    return parts.total, parts
+
+
+def gradients(setup: Setup, params: AgentParams, key: jax.Array):
+    """(∇_θ L, LossParts, Rollout) of one update from a fresh rollout drawn with ``key``."""
+    if setup.grad == "rollout":
+        grads, (parts, ro) = jax.grad(functools.partial(loss_fn, setup), has_aux=True)(params, key)
+        return grads, parts, ro
+    ro = rollout_batch(setup, lax.stop_gradient(params), key)
+    grads, parts = jax.grad(functools.partial(rollout_loss, setup), has_aux=True)(params, ro)
+    return grads, parts, ro
+
+
 # ---------------------------------------------------------------- training loop
 def first_bad(flags_bt: jax.Array) -> jax.Array:
     """First step index t with any True in flags (B, T), −1 if none. () int32."""
@@ -277,16 +334,34 @@ def track_nonfinite(nf: NonFinite, ro: Rollout, update: jax.Array) -> NonFinite:
                      jnp.where(new_rew, update, nf.reward_update), jnp.where(new_rew, rew_t, nf.reward_step))
 
 
-def update_step(setup: Setup, state: TrainState, _=None) -> tuple[TrainState, dict]:
-    """One rollout + one (possibly skipped) Adam step; returns per-update metrics."""
-    key, k_roll = jax.random.split(state.key)
-    grads, (parts, ro) = jax.grad(functools.partial(loss_fn, setup), has_aux=True)(state.params, k_roll)
+def optimizer_step(setup: Setup, state: TrainState, key: jax.Array, grads, parts: LossParts, ro: Rollout):
+    """One (possibly skipped) Adam step from ``grads``; the next state and per-update metrics."""
     updates, opt_state = setup.optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     nonfinite = track_nonfinite(state.nonfinite, ro, state.update)
     metrics = {"charts/episodic_return": episodic_return(ro), "losses/policy_loss": parts.policy,
                "losses/value_loss": parts.value, "losses/entropy": parts.entropy}
     return TrainState(params, opt_state, key, state.update + 1, nonfinite), metrics
+
+
+def update_step(setup: Setup, state: TrainState, _=None) -> tuple[TrainState, dict]:
+    """One rollout + one (possibly skipped) Adam step; returns per-update metrics."""
+    key, k_roll = jax.random.split(state.key)
+    grads, parts, ro = gradients(setup, state.params, k_roll)
+    return optimizer_step(setup, state, key, grads, parts, ro)
+
+
+def apply_update(setup: Setup, state: TrainState, ro: Rollout) -> tuple[TrainState, dict]:
+    """One update on a rollout (B, T) collected elsewhere (e.g. a host-loop environment).
+
+    Uses ``ro.obs``, ``ro.start``, ``ro.action``, ``ro.reward``, ``ro.done``; the logits and
+    values are recomputed from ``state.params`` (so they may be zeros). The PRNG key in the
+    state is advanced exactly as by an in-graph update. Pure: ``jax.jit`` it with ``setup``
+    static (``functools.partial``)."""
+    key, _ = jax.random.split(state.key)
+    grad_setup = setup if setup.grad != "rollout" else setup._replace(grad="bptt")
+    grads, parts = jax.grad(functools.partial(rollout_loss, grad_setup), has_aux=True)(state.params, ro)
+    return optimizer_step(setup, state, key, grads, parts, ro)
 
 
 def finite_mean(x: jax.Array) -> jax.Array:
