@@ -1,7 +1,12 @@
-"""Learning curves from run directories: median and inter-quartile range over seeds.
+"""Learning curves from run directories, with a band over seeds.
 
-``metrics.csv`` is long format (one row per (step, seed)); at each step the curve is the
-median over seeds and the band the 25th–75th percentiles (with one seed, the band is empty).
+``metrics.csv`` is long format (one row per (step, seed)). Two kinds of curve (``band``):
+
+- ``"iqr"`` (default): at each logged step the line is the median over seeds and the band the
+  25th–75th percentiles (NaN-ignoring; with one seed the band is empty).
+- ``"ci"``: the line is the interquartile mean (or the mean, ``statistic="mean"``) over seeds
+  and the band its percentile-bootstrap 95% confidence interval, whole seeds resampled
+  (``plastix.stats.curve_band``; Agarwal et al. 2021).
 """
 
 from __future__ import annotations
@@ -9,24 +14,44 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from plastix.errors import PlastixError
 
-
-class Curve:
-    """steps (n,), median (n,), q25 (n,), q75 (n,) of one metric of one run."""
-
-    def __init__(self, steps, median, q25, q75):
-        self.steps, self.median, self.q25, self.q75 = steps, median, q25, q75
+BANDS = ("iqr", "ci")
 
 
-def curve_stats(rows: Sequence[dict[str, float]], metric: str) -> Curve:
-    """Median and quartiles over seeds of ``metric`` at each logged step."""
+class Curve(NamedTuple):
+    """One metric of one run: steps (n,), center (n,) line, low (n,) and high (n,) band edges;
+    ``kind`` says what they are (e.g. "median, IQR")."""
+
+    steps: np.ndarray
+    center: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    kind: str = "median, IQR over seeds"
+
+
+def curve_stats(rows: Sequence[dict[str, float]], metric: str, band: str = "iqr", statistic: str = "iqm",
+                reps: int = 1000, confidence: float = 0.95, rng: np.random.Generator | None = None) -> Curve:
+    """The curve of ``metric`` at each logged step: median and quartiles over seeds (band "iqr"),
+    or ``statistic`` (iqm | mean) with its bootstrap confidence interval (band "ci")."""
     if not rows or metric not in rows[0]:
         have = sorted(k for k in (rows[0] if rows else {}) if k not in ("step", "seed", "wall_time"))
         raise PlastixError(f"metric {metric!r} is not in the run's metrics.csv; it has: {', '.join(have)}.")
+    if band not in BANDS:
+        from plastix.errors import unknown_name
+
+        raise unknown_name("band", band, BANDS)
+    if band == "ci":
+        from plastix import stats
+
+        curves = stats.seed_curves(rows, metric)
+        center, low, high = stats.curve_band(curves.values, statistic, reps, confidence, rng)
+        name = "IQM" if statistic == "iqm" else statistic
+        return Curve(curves.steps, center, low, high, f"{name}, {100 * confidence:g}% bootstrap CI over seeds")
     by_step: dict[float, list[float]] = defaultdict(list)
     for row in rows:
         by_step[row["step"]].append(row[metric])
@@ -47,8 +72,8 @@ def _axes(panels: int):
 
 
 def draw_curve(ax, curve: Curve, label: str) -> None:
-    (line,) = ax.plot(curve.steps, curve.median, label=label)
-    ax.fill_between(curve.steps, curve.q25, curve.q75, color=line.get_color(), alpha=0.25, lw=0)
+    (line,) = ax.plot(curve.steps, curve.center, label=label)
+    ax.fill_between(curve.steps, curve.low, curve.high, color=line.get_color(), alpha=0.25, lw=0)
 
 
 def plot_runs(
@@ -60,8 +85,12 @@ def plot_runs(
     ylabels: Sequence[str] | None = None,
     title: str | None = None,
     xlabel: str | None = None,
+    band: str = "iqr",
+    seed: int = 0,
 ) -> Path:
-    """One panel per metric, one curve (median + IQR band) per run; save a PNG to ``out``.
+    """One panel per metric, one curve per run; save a PNG to ``out``. ``band`` is "iqr"
+    (median + inter-quartile band) or "ci" (IQM + 95% bootstrap band; resampling from
+    ``numpy.random.default_rng(seed)`` per curve), see ``curve_stats``.
 
     ``baseline`` is drawn as a dashed line on the first panel. ``xlabel`` defaults to what the
     ``step`` column counts: training sequences (supervised) or environment steps (RL). Returns ``out``.
@@ -72,7 +101,9 @@ def plot_runs(
     plt, fig, axes = _axes(len(metrics))
     for i, (ax, metric) in enumerate(zip(axes, metrics, strict=True)):
         for label, rows in runs:
-            draw_curve(ax, curve_stats(rows, metric), label)
+            curve = curve_stats(rows, metric, band=band, rng=np.random.default_rng(seed))
+            draw_curve(ax, curve, label)
+        ax.set_title(curve.kind if runs else "", fontsize=9)
         if i == 0 and baseline is not None:
             ax.axhline(baseline, color="k", ls="--", lw=1, label=f"baseline {baseline:.4g}")
         if logy is not None and logy[i]:

@@ -1,0 +1,244 @@
+"""``plastix compare RUN_DIR... [--metric NAME] [--last FRAC] [--json]``: statistics across seeds.
+
+For each run directory, the *final performance* of every seed is the mean of ``--metric`` over
+its last k = max(1, ceil(FRAC · log points)) log points. Per run: n seeds, median, interquartile
+mean (IQM) with a percentile-bootstrap confidence interval, mean ± standard deviation (ddof 1)
+with its bootstrap interval; optionally the time to ``--threshold``. Between every pair of runs:
+the two-sided Mann–Whitney U (rank-sum) test of their final performances, with Holm-adjusted
+p-values and P(a seed of A beats a seed of B), as Backpropamine (Miconi et al. 2019) reports
+rank-sum p-values between network types. Definitions: ``plastix.stats`` and docs/statistics.md.
+
+Every run's bootstrap uses a fresh ``numpy.random.default_rng(--seed)``, so a run's interval does
+not depend on which other runs are compared.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import tyro
+
+from plastix.errors import PlastixError, check_positive_int
+
+RL_METRIC, SEQ_METRIC = "charts/episodic_return", "charts/eval_metric"
+
+
+@dataclasses.dataclass(frozen=True)
+class CompareArgs:
+    """Compare runs: final performance per seed, IQM with bootstrap CIs, rank-sum tests."""
+
+    runs: Annotated[tuple[str, ...], tyro.conf.Positional]
+    """Run directories (each with config.json and metrics.csv)."""
+    metric: str | None = None
+    """Metric column of metrics.csv; None = charts/eval_metric for sequence tasks,
+    charts/episodic_return for RL tasks (read from each run's config)."""
+    last: float = 0.1
+    """Final performance = per seed, the mean over the last ceil(LAST · log points) log points (at least one)."""
+    reps: int = 2000
+    """Bootstrap repetitions for the confidence intervals."""
+    confidence: float = 0.95
+    """Confidence level of the bootstrap intervals."""
+    seed: int = 0
+    """Seed of the bootstrap resampling (numpy Generator)."""
+    threshold: float | None = None
+    """Also report, per seed, the first step at which the metric reaches this value."""
+    higher_is_better: bool = False
+    """Higher values of the metric are better (default: read from the task / metric name)."""
+    lower: bool = False
+    """Lower values of the metric are better (default: read from the task / metric name)."""
+    json: bool = False
+    """Print one JSON object on stdout instead of tables."""
+
+    def run(self) -> int:
+        result = compare_runs(self)
+        if self.json:
+            print(json.dumps(result))
+        else:
+            print_tables(result)
+        return 0
+
+
+def run_task(config: dict) -> str | None:
+    cfg = config.get("config", {})
+    return cfg.get("resolved", {}).get("task") or cfg.get("args", {}).get("task")
+
+
+def default_metric(config: dict) -> str:
+    """charts/eval_metric for a sequence task (supervised), charts/episodic_return otherwise."""
+    from plastix.tasks import SEQUENCE_TASKS
+
+    return SEQ_METRIC if run_task(config) in SEQUENCE_TASKS else RL_METRIC
+
+
+def metric_direction(metric: str, configs: list[dict], args: CompareArgs) -> tuple[bool, str]:
+    """(higher_is_better, where that came from): the flags, the task's metric, or the name."""
+    if args.higher_is_better and args.lower:
+        raise PlastixError("give at most one of --higher-is-better and --lower.")
+    if args.higher_is_better or args.lower:
+        return args.higher_is_better, "flag"
+    if metric == SEQ_METRIC:
+        from plastix.tasks import SEQUENCE_TASKS
+
+        found = {SEQUENCE_TASKS[t].higher_is_better for t in map(run_task, configs) if t in SEQUENCE_TASKS}
+        if len(found) == 1:
+            return found.pop(), "task"
+    if metric == RL_METRIC or metric.startswith("charts/episodic"):
+        return True, "metric name"
+    if "loss" in metric:
+        return False, "metric name"
+    raise PlastixError(f"cannot tell whether higher or lower {metric!r} is better for these runs; "
+                       "pass --higher-is-better or --lower.")
+
+
+def check_args(args: CompareArgs) -> None:
+    if not args.runs:
+        raise PlastixError("give at least one run directory.")
+    check_positive_int("reps", args.reps)
+    if not 0.0 < args.last <= 1.0:
+        raise PlastixError(f"--last must be a fraction in (0, 1], got {args.last!r}.")
+    if not 0.0 < args.confidence < 1.0:
+        raise PlastixError(f"--confidence must be in (0, 1), got {args.confidence!r}.")
+    if args.threshold is not None and not math.isfinite(args.threshold):
+        raise PlastixError(f"--threshold must be a finite number, got {args.threshold!r}.")
+
+
+def compare_runs(args: CompareArgs) -> dict[str, Any]:
+    """The comparison as one JSON-ready dict: settings, ``runs`` (one summary each), ``pairs``."""
+    from plastix.runs import read_config, read_metrics
+
+    check_args(args)
+    dirs = [Path(r) for r in args.runs]
+    configs = [read_config(d) for d in dirs]
+    rows = [read_metrics(d) for d in dirs]
+    metric = args.metric
+    if metric is None:
+        metrics = {default_metric(c) for c in configs}
+        if len(metrics) > 1:
+            raise PlastixError(f"these runs have different default metrics ({', '.join(sorted(metrics))}); "
+                               "choose one with --metric.")
+        metric = metrics.pop()
+    for d, r in zip(dirs, rows, strict=True):
+        if not r or metric not in r[0]:
+            have = sorted(k for k in (r[0] if r else {}) if k not in ("step", "seed", "wall_time"))
+            raise PlastixError(f"metric {metric!r} is not in {str(d / 'metrics.csv')!r}; it has: "
+                               f"{', '.join(have) or 'no metrics'}.")
+    higher, source = metric_direction(metric, configs, args)
+    runs = [summarize_run(str(d), d.name, r, metric, args, higher)
+            for d, r in zip(dirs, rows, strict=True)]
+    return {"metric": metric, "higher_is_better": higher, "direction_from": source, "last": args.last,
+            "confidence": args.confidence, "reps": args.reps, "seed": args.seed, "threshold": args.threshold,
+            "runs": runs, "pairs": compare_pairs(runs, higher)}
+
+
+def summarize_run(path: str, label: str, rows: list[dict], metric: str, args: CompareArgs, higher: bool) -> dict:
+    """Final performance per seed and its statistics (median, IQM + CI, mean ± std + CI)."""
+    from plastix import stats
+
+    curves = stats.seed_curves(rows, metric)
+    final = stats.final_performance(curves.values, args.last)
+    bad = curves.seeds[~np.isfinite(final)]
+    k = stats.last_points(len(curves.steps), args.last)
+    if bad.size:
+        raise PlastixError(f"run {path!r}: seed(s) {[int(s) for s in bad]} have no finite {metric} in the last "
+                           f"{k} log point(s); their final performance is undefined.")
+    n = final.size
+    out = {"run": path, "label": label, "n_seeds": n, "seeds": [int(s) for s in curves.seeds],
+           "last_points": k, "final_step": float(curves.steps[-1]), "final": final.tolist(),
+           "median": float(np.median(final)), "iqm": float(stats.iqm(final)), "mean": float(final.mean()),
+           "std": float(final.std(ddof=1)) if n > 1 else None, "iqm_ci": None, "mean_ci": None, "note": None}
+    if n > 1:
+        for name in ("iqm", "mean"):
+            ci = stats.bootstrap_ci(final, name, args.reps, args.confidence, np.random.default_rng(args.seed))
+            out[f"{name}_ci"] = [ci.low, ci.high]
+    else:
+        out["note"] = "1 seed: no confidence interval or rank-sum test (train with --seeds >= 2)"
+    if args.threshold is not None:
+        out["time_to_threshold"] = threshold_summary(curves, args.threshold, higher)
+    return out
+
+
+def threshold_summary(curves, threshold: float, higher: bool) -> dict:
+    """Per seed, the first step reaching ``threshold`` (None = never); the median over seeds with
+    'never' counted as +inf (None if at least half never reach it)."""
+    from plastix import stats
+
+    t = stats.time_to_threshold(curves.steps, curves.values, threshold, higher)
+    med = float(np.median(np.where(np.isnan(t), np.inf, t)))
+    return {"per_seed": [None if np.isnan(v) else float(v) for v in t],
+            "reached": int(np.sum(~np.isnan(t))), "median": med if math.isfinite(med) else None}
+
+
+def compare_pairs(runs: list[dict], higher: bool = True) -> list[dict]:
+    """Rank-sum test for each pair of runs (i < j); Holm-adjusted over the pairs tested.
+    ``better`` is the run whose seeds tend to win (P(A > B) above or below ½, by direction)."""
+    from plastix import stats
+
+    pairs = []
+    for a, b in itertools.combinations(runs, 2):
+        pair = {"a": a["run"], "b": b["run"], "u": None, "p_value": None, "p_holm": None, "method": None,
+                "prob_a_greater": None, "better": None, "note": None}
+        if a["n_seeds"] < 2 or b["n_seeds"] < 2:
+            pair["note"] = "needs at least 2 seeds in each run"
+        else:
+            test = stats.rank_sum_test(np.array(a["final"]), np.array(b["final"]))
+            pair.update(u=test.u, p_value=test.p_value, method=test.method, prob_a_greater=test.prob_a_greater)
+            if test.prob_a_greater != 0.5:
+                pair["better"] = a["run"] if (test.prob_a_greater > 0.5) == higher else b["run"]
+        pairs.append(pair)
+    tested = [p for p in pairs if p["p_value"] is not None]
+    for pair, adj in zip(tested, stats.holm([p["p_value"] for p in tested]) if tested else [], strict=True):
+        pair["p_holm"] = float(adj)
+    return pairs
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4g}"
+
+
+def print_tables(result: dict) -> None:
+    """Rich tables: one row per run, then one row per pair."""
+    from rich.console import Console
+    from rich.table import Table
+
+    better = "higher" if result["higher_is_better"] else "lower"
+    level = f"{100 * result['confidence']:g}%"
+    table = Table(title=f"final {result['metric']} (mean of the last {100 * result['last']:g}% of log points "
+                        f"per seed; {better} is better; {level} bootstrap CIs, {result['reps']} reps)")
+    for col in ("run", "n", "median", f"IQM [{level} CI]", "mean ± std", *(["time to threshold"]
+                if result["threshold"] is not None else [])):
+        table.add_column(col)
+    for run in result["runs"]:
+        ci = run["iqm_ci"]
+        iqm = _fmt(run["iqm"]) + (f" [{_fmt(ci[0])}, {_fmt(ci[1])}]" if ci else " [—]")
+        spread = f"{_fmt(run['mean'])} ± {_fmt(run['std'])}"
+        cells = [run["label"], str(run["n_seeds"]), _fmt(run["median"]), iqm, spread]
+        if result["threshold"] is not None:
+            t = run["time_to_threshold"]
+            cells.append(f"{_fmt(t['median'])} ({t['reached']}/{run['n_seeds']} reach {result['threshold']:g})")
+        table.add_row(*cells)
+    console = Console()
+    console.print(table)
+    for run in result["runs"]:
+        if run["note"]:
+            console.print(f"{run['label']}: {run['note']}")
+    if result["pairs"]:
+        console.print(pair_table(result))
+
+
+def pair_table(result: dict):
+    from rich.table import Table
+
+    labels = {run["run"]: run["label"] for run in result["runs"]}
+    table = Table(title="two-sided Mann–Whitney U (rank-sum) tests of the final performances")
+    for col in ("A", "B", "U(A)", "p", "p (Holm)", "P(A > B)", "better", "method"):
+        table.add_column(col)
+    for p in result["pairs"]:
+        table.add_row(labels[p["a"]], labels[p["b"]], _fmt(p["u"]), _fmt(p["p_value"]), _fmt(p["p_holm"]),
+                      _fmt(p["prob_a_greater"]), labels.get(p["better"], "—"), p["method"] or (p["note"] or ""))
+    return table
