@@ -16,7 +16,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "train": ("plastix.cli.train", "TrainArgs", "train a named task with a named core and algorithm, several seeds at once"),
     "check-grads": ("plastix.cli.grads", "CheckGradsArgs", "compare hand-bptt, rtrl, truncated-bptt and finite differences with autodiff BPTT"),
     "influence": ("plastix.cli.grads", "InfluenceArgs", "plot the input influence ||dy_T/dx_t|| against t (vanishing gradients)"),
-    "plot": ("plastix.cli.plot", "PlotArgs", "plot learning curves of run directories (median and IQR over seeds)"),
+    "plot": ("plastix.cli.plot", "PlotArgs", "plot learning curves of run directories (median and IQR, or bootstrap CI bands, over seeds)"),
     "solve": ("plastix.cli.solve", "SolveArgs", "solve a known MDP by value or policy iteration"),
     "eval": ("plastix.cli.eval", "EvalArgs", "run fresh episodes with the trained agents of an RL run directory"),
     "compare": ("plastix.cli.compare", "CompareArgs", "compare runs: final performance, IQM with bootstrap CIs, rank-sum tests"),
