@@ -155,7 +155,7 @@ class Setup(NamedTuple):
 # ---------------------------------------------------------------- validation and building
 def validate(config: RLConfig) -> None:
     """Check a config at the boundary. Raises PlastixError naming the bad field."""
-    if config.task not in ENVS:
+    if ":" not in config.task and config.task not in ENVS:  # "gymnax:<id>" etc. are checked by make_env
         raise unknown_name("RL task", config.task, ENVS)
     if config.algo not in ALGOS:
         raise unknown_name("RL algorithm", config.algo, ALGOS)
