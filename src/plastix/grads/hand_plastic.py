@@ -131,29 +131,34 @@ def _trace_back(core, p: PlasticParams, H, E, h, hp, dHn, dEn):
     """Trace part of the backward: (Ĥ_tr, Ê_tr, ĥ_tr, h̃̂_tr, η̂, v̂) (module docstring)."""
     kind, eta = _kind(core), p.eta
     zero = jnp.zeros((), h.dtype)
+    # each (n, n) @ vector product is formed once and reused (h ⊤ Ĥ' h̃ = h · (Ĥ' h̃))
     if kind in ("clip", "decay", "oja"):
         if kind == "clip":
             dHn = _clip_mask(H + eta * jnp.outer(h, hp)) * dHn
-            d_eta, dH = h @ dHn @ hp, dHn
-            dh = eta * (dHn @ hp)
+        dHn_hp = dHn @ hp
+        if kind == "clip":
+            d_eta, dH = h @ dHn_hp, dHn
+            dh = eta * dHn_hp
         elif kind == "decay":
-            d_eta, dH = h @ dHn @ hp - jnp.sum(dHn * H), (1.0 - eta) * dHn
-            dh = eta * (dHn @ hp)
+            d_eta, dH = h @ dHn_hp - jnp.sum(dHn * H), (1.0 - eta) * dHn
+            dh = eta * dHn_hp
         else:
             hh = (h * h)[:, None]
-            d_eta, dH = h @ dHn @ hp - jnp.sum(dHn * H * hh), (1.0 - eta * hh) * dHn
-            dh = eta * (dHn @ hp) - 2.0 * eta * h * jnp.sum(dHn * H, axis=1)
+            d_eta, dH = h @ dHn_hp - jnp.sum(dHn * H * hh), (1.0 - eta * hh) * dHn
+            dh = eta * dHn_hp - 2.0 * eta * h * jnp.sum(dHn * H, axis=1)
         return dH, None, dh, eta * (dHn.T @ h), d_eta, zero
     M = core.modulator(p, h)
     if kind == "simple":
         dP = _clip_mask(H + M * jnp.outer(h, hp)) * dHn
-        dv = _sprime(core, M) * (h @ dP @ hp)
-        return dP, None, M * (dP @ hp) + dv * p.w_M, M * (dP.T @ h), zero, dv
+        dP_hp = dP @ hp
+        dv = _sprime(core, M) * (h @ dP_hp)
+        return dP, None, M * dP_hp + dv * p.w_M, M * (dP.T @ h), zero, dv
     dP = _clip_mask(H + M * E) * dHn
     dv = _sprime(core, M) * jnp.sum(dP * E)
     dE = M * dP + (1.0 - eta) * dEn
-    d_eta = h @ dEn @ hp - jnp.sum(dEn * E)
-    return dP, dE, eta * (dEn @ hp) + dv * p.w_M, eta * (dEn.T @ h), d_eta, dv
+    dEn_hp = dEn @ hp
+    d_eta = h @ dEn_hp - jnp.sum(dEn * E)
+    return dP, dE, eta * dEn_hp + dv * p.w_M, eta * (dEn.T @ h), d_eta, dv
 
 
 def _step_back(core, p: PlasticParams, adj, inp):
