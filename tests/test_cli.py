@@ -43,10 +43,13 @@ def test_train_writes_config_metrics_and_plot(run_dir, capsys):
 
 
 def test_existing_run_dir_is_refused_and_untouched(run_dir, capsys):
-    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    def snapshot():
+        return {str(p.relative_to(run_dir)): p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
+
+    before = snapshot()
     assert cli.main(["train", "adding", *SMALL, "--out", str(run_dir)]) == 2
     assert "already exists" in capsys.readouterr().err
-    assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
+    assert snapshot() == before
 
 
 @pytest.mark.parametrize(

@@ -113,7 +113,7 @@ def test_bad_settings_raise(kwargs):
 
 
 def test_registry_names_and_rollout_validation():
-    assert set(ENVS) == {"cue-reward", "meta-maze", "bandit"}
+    assert set(ENVS) == {"cue-reward", "meta-maze", "bandit", "cartpole"}
     with pytest.raises(PlastixError, match="meta-maze"):
         make_env("meta_maze")
     env, params = make_env("bandit")

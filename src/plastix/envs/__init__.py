@@ -3,7 +3,8 @@
 ``make_env(name, preset="default", **settings) -> (env, params)``: ``settings`` may name
 either a shape-fixing field of the environment (``n_cues``, ``size``, ``randomize``) or a
 numeric parameter (``episode_length``, ``reward_value``, ...); presets ("paper", "easy",
-"meta") are named bundles of both. Documentation: docs/environments.md.
+"meta", "v0") are named bundles of both. ``"gymnax:<id>"`` and ``"gymnasium:<id>"`` reach outside
+environments through adapters. Documentation: docs/environments.md.
 """
 
 from __future__ import annotations
@@ -12,7 +13,12 @@ import dataclasses
 
 from plastix.envs.bandit import BanditParams, BanditState, TwoArmedBandit
 from plastix.envs.base import Environment, Transition, random_policy, rollout
+from plastix.envs.cartpole import CartPole, CartPoleParams, CartPoleState
 from plastix.envs.cue_reward import CueReward, CueRewardParams, CueRewardState
+from plastix.envs.gymnasium_adapter import PREFIX as GYMNASIUM_PREFIX
+from plastix.envs.gymnasium_adapter import GymnasiumEnv, GymnasiumParams, HostVecEnv, make_gymnasium_env
+from plastix.envs.gymnax_adapter import PREFIX as GYMNAX_PREFIX
+from plastix.envs.gymnax_adapter import GymnaxEnv, GymnaxParams, make_gymnax_env
 from plastix.envs.meta_maze import MetaMaze, MetaMazeParams, MetaMazeState, grid_layout
 from plastix.errors import PlastixError, unknown_name
 
@@ -20,6 +26,7 @@ ENVS: dict[str, type[Environment]] = {
     "cue-reward": CueReward,
     "meta-maze": MetaMaze,
     "bandit": TwoArmedBandit,
+    "cartpole": CartPole,
 }
 
 
@@ -42,10 +49,18 @@ def get_env_class(name: str) -> type[Environment]:
 def make_env(name: str, preset: str = "default", **settings):
     """Build ``(env, params)`` for the environment ``name``.
 
+    ``"gymnax:<id>"`` wraps a gymnax environment (``plastix.envs.gymnax_adapter``, pure JAX);
+    ``"gymnasium:<id>"`` describes a Gymnasium environment run on the host
+    (``plastix.envs.gymnasium_adapter``; train it with ``plastix.rl.host_loop.train_host``).
+
     The preset's values are applied first, then ``settings``; each key goes to the
     environment's constructor (shape-fixing) or to its params dataclass (numeric). Unknown
     names, presets or keys, and invalid values, raise PlastixError.
     """
+    if name.startswith(GYMNAX_PREFIX):
+        return make_gymnax_env(name, preset, **settings)
+    if name.startswith(GYMNASIUM_PREFIX):
+        return make_gymnasium_env(name, preset, **settings)
     cls = get_env_class(name)
     if preset not in cls.PRESETS:
         raise unknown_name(f"{name} preset", preset, cls.PRESETS)
@@ -66,10 +81,18 @@ __all__ = [
     "ENVS",
     "BanditParams",
     "BanditState",
+    "CartPole",
+    "CartPoleParams",
+    "CartPoleState",
     "CueReward",
     "CueRewardParams",
     "CueRewardState",
     "Environment",
+    "GymnasiumEnv",
+    "GymnasiumParams",
+    "GymnaxEnv",
+    "GymnaxParams",
+    "HostVecEnv",
     "MetaMaze",
     "MetaMazeParams",
     "MetaMazeState",
@@ -79,6 +102,8 @@ __all__ = [
     "get_env_class",
     "grid_layout",
     "make_env",
+    "make_gymnasium_env",
+    "make_gymnax_env",
     "random_policy",
     "rollout",
 ]

@@ -79,6 +79,13 @@ class Environment(abc.ABC):
     @abc.abstractmethod
     def observation_size(self) -> int: ...
 
+    @property
+    def observation_shape(self) -> tuple[int, ...]:
+        """The observation's natural shape (e.g. (10, 10, C) for MinAtar images); observations
+        are passed flat or in this shape as the environment documents. Default
+        ``(observation_size,)``."""
+        return (self.observation_size,)
+
     @abc.abstractmethod
     def reset_env(self, key: jax.Array, params) -> tuple[jax.Array, PyTree]:
         """A fresh episode: (obs (observation_size,), state)."""
