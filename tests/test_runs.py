@@ -87,3 +87,97 @@ def test_non_finite_final_metric_is_an_error_naming_the_seed(tmp_path, capsys):
         print_summary(tmp_path, get_task("adding"), SupervisedConfig(), metrics, [3, 4])
     print_summary(tmp_path, get_task("adding"), SupervisedConfig(), {k: v[:1] for k, v in metrics.items()}, [3])
     assert "run directory" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- run directory contract (docs/runs.md)
+SUPERVISED_COLUMNS = ["step", "wall_time", "seed", "losses/train_loss", "charts/eval_loss", "charts/eval_metric",
+                      "charts/baseline", "losses/skipped_updates"]
+
+
+def test_tiny_cli_run_creates_the_documented_files_and_columns(tmp_path, capsys):
+    import csv
+
+    out = tmp_path / "run"
+    argv = ["train", "adding", "--core", "elman", "--hidden", "8", "--seq-len", "5", "--batch-size", "4",
+            "--total-steps", "24", "--log-every", "8", "--seeds", "2", "--seed", "5", "--checkpoint-every", "2",
+            "--keep-checkpoints", "1", "--quiet", "--out", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoints", "config.json", "curves.png", "metrics.csv",
+                                                     "params.npz", "train.log"]
+    config = json.loads((out / "config.json").read_text())
+    assert config["seeds"] == [5, 6] and set(config["versions"]) == {"plastix", "jax", "python"}
+    assert config["versions"]["jax"] == jax.__version__
+    assert config["config"]["args"]["hidden"] == 8 and config["config"]["resolved"]["num_updates"] == 6
+    with open(out / "metrics.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == SUPERVISED_COLUMNS
+    assert [(int(r["step"]), int(r["seed"])) for r in rows] == [(8, 5), (8, 6), (16, 5), (16, 6), (24, 5), (24, 6)]
+    walls = [float(r["wall_time"]) for r in rows]
+    assert walls == sorted(walls) and walls[0] >= 0
+    assert [p.name for p in (out / "checkpoints").iterdir()] == ["step_00000024"]  # keep 1: the last
+    log = (out / "train.log").read_text()
+    for line in printed.strip().splitlines():  # what was printed is in the log
+        assert line in log
+    assert "started: plastix train adding" in log
+    # a corrupt checkpoint: --resume names the file and changes nothing in the run directory
+    state = out / "checkpoints" / "step_00000024" / "state.npz"
+    state.write_bytes(state.read_bytes()[:-7] + b"corrupt")
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert main(["train", "adding", "--resume", str(out), "--quiet"]) == 2
+    assert f"checkpoint file {str(state)!r} is corrupt" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--hidden", "0"], "hidden must be a positive integer, got 0"),
+    (["--lr", "-0.1"], "--lr must be a positive number, got -0.1"),
+    (["--gamma", "1.5"], r"--gamma must lie in \[0, 1\], got 1.5"),
+    (["--clip-norm", "nan"], "clip_norm must be a finite number"),
+    (["--seeds", "0"], "seeds must be a positive integer"),
+    (["--double"], "--double only apply to --algo dqn"),
+    (["--dtype", "float16"], "unknown dtype 'float16'"),
+    (["--core", "lstmm"], "Did you mean 'lstm'"),
+])
+def test_invalid_flags_exit_nonzero_before_any_file_is_written(tmp_path, capsys, flags, message):
+    import re
+
+    out = tmp_path / "never"
+    assert main(["train", "adding", *flags, "--out", str(out), "--quiet"]) != 0
+    assert re.search(message, capsys.readouterr().err)
+    assert not out.exists()
+
+
+def test_unknown_flag_is_rejected_by_the_parser(capsys):
+    assert main(["train", "adding", "--hiden", "4"]) != 0
+    assert "--hiden" in capsys.readouterr().err
+
+
+def test_discrete_algorithm_on_continuous_actions_is_refused():
+    from plastix.cli.train import check_discrete_actions
+
+    class Pendulum:  # a continuous action space: no finite number of actions
+        num_actions = None
+
+    with pytest.raises(PlastixError, match="--algo a2c needs a discrete action space.*'pendulum'"):
+        check_discrete_actions("a2c", "pendulum", Pendulum())
+    check_discrete_actions("a2c", "bandit", type("Bandit", (), {"num_actions": 2})())
+
+
+def test_resume_refuses_flags_that_differ_and_names_them(tmp_path, capsys):
+    import dataclasses
+
+    from plastix.cli.args import TrainArgs
+
+    args = TrainArgs(task="adding", core="elman", hidden=8, algo="supervised")
+    create_run_dir(str(tmp_path / "r"), "x", {"args": dataclasses.asdict(args), "resolved": {}}, [0])
+    before = (tmp_path / "r" / "config.json").read_bytes()
+    assert main(["train", "adding", "--resume", str(tmp_path / "r"), "--hidden", "16", "--lr", "0.5"]) == 2
+    err = capsys.readouterr().err
+    assert "--hidden 16 (run has 8)" in err and "--lr 0.5 (run has None)" in err
+    assert main(["train", "copy", "--resume", str(tmp_path / "r")]) == 2
+    assert "'copy' (run has 'adding')" in capsys.readouterr().err
+    assert main(["train", "adding", "--resume", str(tmp_path / "nope")]) == 2
+    assert "no such run directory" in capsys.readouterr().err
+    assert (tmp_path / "r" / "config.json").read_bytes() == before
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["config.json"]

@@ -1,29 +1,38 @@
-"""Run directories: resolved config, metrics CSV, plots.
+"""Run directories: resolved config, metrics CSV, checkpoints, plots, a log (docs/runs.md).
 
 Layout of a run directory::
 
     config.json     resolved arguments + versions (plastix, jax, python) + the seed list
     metrics.csv     long format, one row per (step, seed): step, wall_time, seed, <metric>...
                     metric names are namespaced, e.g. charts/eval_loss, losses/train_loss
+    checkpoints/    step_XXXXXXXX/ atomic checkpoints, the newest N (``plastix.checkpoint``)
+    params.npz      final parameters, leaves stacked over seeds (``save_params``)
     curves.png      learning curves (median and inter-quartile range over seeds)
+    train.log       what the run printed, with timestamps (appended to by a resume)
+    tensorboard/    with --tensorboard: seed_<seed>/ event files (``plastix.tb``)
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import datetime
 import json
 import os
 import platform
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+
+import numpy as np
 
 from plastix.errors import PlastixError
 
 CONFIG = "config.json"
 METRICS = "metrics.csv"
 PARAMS = "params.npz"
+LOG = "train.log"
 
 
 def versions() -> dict[str, str]:
@@ -40,15 +49,60 @@ def default_run_name(task: str, core: str, algo: str) -> str:
 
 
 def create_run_dir(out: str | None, default_name: str, config: Any, seeds: list[int]) -> Path:
-    """Make a new run directory and write ``config.json``. Never overwrites an existing one."""
-    path = Path(out) if out else Path("runs") / default_name
-    if path.exists() and any(path.iterdir()):
-        raise PlastixError(f"run directory {str(path)!r} already exists and is not empty; choose another --out.")
+    """Make a new run directory and write ``config.json``. Never overwrites an existing one:
+    an explicit ``out`` that exists and is not empty is an error; a default name that is taken
+    (two runs in the same second) gets a suffix ``-1``, ``-2``, ..."""
+    if out:
+        path = Path(out)
+        if path.exists() and any(path.iterdir()):
+            raise PlastixError(f"run directory {str(path)!r} already exists and is not empty; choose another --out "
+                               "(or continue it with --resume).")
+    else:
+        path = Path("runs") / default_name
+        n = 0
+        while path.exists():
+            n += 1
+            path = Path("runs") / f"{default_name}-{n}"
     path.mkdir(parents=True, exist_ok=True)
     cfg = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
     payload = {"config": cfg, "seeds": seeds, "versions": versions()}
     _atomic_write(path / CONFIG, json.dumps(payload, indent=2, sort_keys=True))
     return path
+
+
+def log_line(path: Path, text: str) -> None:
+    """Append ``text`` (one or more lines) to the run's ``train.log`` with a UTC timestamp."""
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    with open(Path(path) / LOG, "a") as fh:
+        for line in str(text).splitlines() or [""]:
+            fh.write(f"{stamp} {line}\n")
+
+
+class _Tee:
+    def __init__(self, stream, path: Path):
+        self.stream, self.path = stream, path
+
+    def write(self, text: str) -> int:
+        if text.strip():
+            log_line(self.path, text.rstrip("\n"))
+        return self.stream.write(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+@contextlib.contextmanager
+def tee_log(path: Path):
+    """Inside the block, whatever is printed to stdout also goes to the run's ``train.log``."""
+    old = sys.stdout
+    sys.stdout = _Tee(old, Path(path))
+    try:
+        yield
+    finally:
+        sys.stdout = old
 
 
 def write_metrics(path: Path, rows: list[dict[str, Any]]) -> Path:
@@ -126,3 +180,132 @@ def load_params(path: Path, template: Any, seed_index: int = 0) -> Any:
                                f"(seeds, {', '.join(map(str, ref.shape))}) with seed index {seed_index}.")
         out.append(value[seed_index].astype(ref.dtype))
     return jax.tree_util.tree_unflatten(treedef, out)
+
+
+# ---------------------------------------------------------------- resumable training driver
+SKIPPED = "losses/skipped_updates"
+
+
+class RunControl(NamedTuple):
+    """Where and how a segmented training run saves itself (``open_run`` builds it)."""
+
+    run_dir: Path
+    seeds: list[int]
+    config_digest: str  # plastix.checkpoint.config_hash of the resolved config
+    resume: bool = False
+    checkpoint_every: int | None = None  # log points between checkpoints (None: every segment)
+    keep: int = 3
+    max_skipped: int = 100
+    tensorboard: bool = False
+
+
+def open_run(args: Any, default_name: str, payload: dict, seeds: list[int]) -> RunControl:
+    """A new run directory (``args.out`` or ``runs/<default_name>``), or with ``args.resume``
+    the existing one, whose ``config.json`` must hold the same resolved config and seeds."""
+    from plastix.checkpoint import config_hash
+
+    digest = config_hash(payload["resolved"])
+    if args.resume is not None:
+        path = Path(args.resume)
+        saved = read_config(path)
+        if config_hash(saved["config"].get("resolved")) != digest or saved.get("seeds") != seeds:
+            raise PlastixError(f"the config in {str(path / CONFIG)!r} does not resolve to the same training "
+                               "(settings or seeds differ); resume with the flags it was started with.")
+        # nothing is written here: the driver logs the resume once its checkpoint has loaded
+    else:
+        path = create_run_dir(args.out, default_name, payload, seeds)
+        log_line(path, f"started: plastix train {args.task} (seeds {seeds}); config in {CONFIG}")
+    return RunControl(path, list(seeds), digest, args.resume is not None, args.checkpoint_every,
+                      args.keep_checkpoints, args.max_skipped, args.tensorboard)
+
+
+def plan_segments(num_logs: int, checkpoint_every: int | None, segments: int = 10) -> list[int]:
+    """Log points per driver segment (a checkpoint after each): chunks of ``checkpoint_every``
+    (the last one shorter), or ``segments`` nearly equal parts."""
+    if checkpoint_every is None:
+        segments = max(1, min(segments, num_logs))
+        base, extra = divmod(num_logs, segments)
+        return [base + (i < extra) for i in range(segments)]
+    full, rest = divmod(num_logs, checkpoint_every)
+    return [checkpoint_every] * full + ([rest] if rest else [])
+
+
+def metric_rows(metrics: dict, seeds: list[int], walls, names) -> list[dict]:
+    """Long format: one row per (log point, seed) with step, wall_time, seed and the metrics."""
+    rows = []
+    for i in range(metrics["step"].shape[-1]):
+        for s, seed in enumerate(seeds):
+            row = {"step": int(metrics["step"][s, i]), "wall_time": round(float(walls[i]), 3), "seed": seed}
+            row.update({name: float(metrics[name][s, i]) for name in names})
+            rows.append(row)
+    return rows
+
+
+def check_skipped(metrics: dict, seeds: list[int], max_skipped: int, first_new: int, names) -> None:
+    """Raise PlastixError when a seed's skipped-update count (``losses/skipped_updates``,
+    cumulative, (S, L)) exceeds ``max_skipped`` at a log point >= ``first_new``, giving the step
+    and the seed's last log point whose metrics were all finite."""
+    if SKIPPED not in metrics:
+        return
+    over = np.asarray(metrics[SKIPPED]) > max_skipped
+    cols = np.flatnonzero(over[:, first_new:].any(axis=0))
+    if cols.size == 0:
+        return
+    i = first_new + int(cols[0])
+    s = int(np.flatnonzero(over[:, i])[0])
+    step = int(metrics["step"][s, i])
+    prev = f" (previous log at step {int(metrics['step'][s, i - 1])})" if i > 0 else ""
+    finite = [j for j in range(i) if all(np.isfinite(metrics[n][s, j]) for n in names)]
+    if finite:
+        j = finite[-1]
+        last = f"last finite metrics at step {int(metrics['step'][s, j])}: " + ", ".join(
+            f"{n}={float(metrics[n][s, j]):.6g}" for n in names)
+    else:
+        last = "no log point had all metrics finite"
+    raise PlastixError(
+        f"seed {seeds[s]}: {int(metrics[SKIPPED][s, i])} updates were skipped for a non-finite loss or gradient "
+        f"by step {step}{prev}, more than --max-skipped {max_skipped}. {last}. The last good checkpoint is "
+        "intact: lower --lr or --clip-norm, or raise --max-skipped, and continue with --resume.")
+
+
+class SegmentSaver:
+    """``after_segment`` hook of ``plastix.train.supervised.run_segments``: appends the segment's
+    metrics, enforces ``max_skipped``, then writes a checkpoint, ``metrics.csv`` (every log point
+    so far: a resume rewrites the file, never duplicates rows) and TensorBoard events."""
+
+    def __init__(self, control: RunControl, names, walls: list, prior=None):
+        from plastix.tb import TensorBoardLog
+
+        self.control, self.walls = control, walls
+        self.names = None if names is None else list(names)  # None: every metric but step and diagnostics/*
+        self.metrics = dict(prior.metrics) if prior is not None else {}
+        self.segment = prior.segment if prior is not None else 0
+        self.tb = None
+        if control.tensorboard:
+            rewrite = prior.metrics if prior is not None else None
+            self.tb = TensorBoardLog(control.run_dir, control.seeds, rewrite=rewrite)
+        if prior is not None:
+            log_line(control.run_dir, f"resumed from checkpoint {prior.path.name} (log point {prior.done})")
+
+    def __call__(self, done: int, states: Any, part: dict) -> None:
+        from plastix import checkpoint
+
+        c = self.control
+        first_new = self.metrics["step"].shape[-1] if self.metrics else 0
+        merged = {k: np.concatenate([self.metrics[k], v], axis=-1) if self.metrics else np.asarray(v)
+                  for k, v in part.items()}
+        if self.names is None:
+            self.names = [k for k in merged if k != "step" and not k.startswith("diagnostics/")]
+        check_skipped(merged, c.seeds, c.max_skipped, first_new, self.names)
+        step = int(np.max(merged["step"][:, -1]))
+        path = checkpoint.save(c.run_dir, states, merged, self.walls[:done], done=done, segment=self.segment + 1,
+                               step=step, config_digest=c.config_digest, keep=c.keep)
+        self.metrics, self.segment = merged, self.segment + 1
+        write_metrics(c.run_dir, metric_rows(merged, c.seeds, self.walls, self.names))
+        if self.tb is not None:
+            self.tb.write(part)
+        log_line(c.run_dir, f"log point {done}, step {step}: checkpoint {path.name}")
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.close()

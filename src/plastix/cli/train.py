@@ -11,8 +11,10 @@ from typing import NamedTuple
 import numpy as np
 
 from plastix.cli.args import TrainArgs, parse_options
-from plastix.errors import PlastixError, check_positive_int, unknown_name
-from plastix.runs import create_run_dir, default_run_name, save_params, write_metrics
+from plastix.errors import PlastixError, check_finite_float, check_positive_int, unknown_name
+from plastix.runs import (RunControl, SegmentSaver, default_run_name, log_line, open_run, plan_segments,
+                          save_params, tee_log, write_metrics)
+from plastix.runs import metric_rows as _metric_rows
 from plastix.tasks import SEQUENCE_TASKS, TaskSpec, get_task
 
 LOG_POINTS = 50  # default number of log points per run
@@ -76,11 +78,93 @@ def check_common(args: TrainArgs) -> list[int]:
     check_positive_int("seeds", args.seeds)
     if isinstance(args.seed, bool) or not isinstance(args.seed, int) or args.seed < 0:
         raise PlastixError(f"seed must be a non-negative integer, got {args.seed!r}.")
-    if args.resume is not None:
-        raise PlastixError("--resume is not supported by the supervised trainer yet; start a new run with --out.")
-    if args.out is not None and Path(args.out).exists() and any(Path(args.out).iterdir()):
-        raise PlastixError(f"run directory {args.out!r} already exists and is not empty; choose another --out.")
+    if args.resume is None and args.out is not None and Path(args.out).exists() and any(Path(args.out).iterdir()):
+        raise PlastixError(f"run directory {args.out!r} already exists and is not empty; choose another --out "
+                           "(or continue it with --resume).")
     return list(range(args.seed, args.seed + args.seeds))
+
+
+# flags that may differ on --resume (they do not change the training): the rest must be absent or equal
+RESUME_FREE = ("resume", "quiet", "no_plot", "keep_checkpoints", "max_skipped", "tensorboard")
+DQN_ONLY = ("double", "dueling", "per", "n_step", "buffer_size", "target_every", "learning_starts", "train_every",
+            "epsilon_start", "epsilon_end", "exploration_fraction", "per_alpha", "per_beta", "loss", "optimizer",
+            "burn_in")
+
+
+def resume_args(args: TrainArgs) -> TrainArgs:
+    """``--resume RUN_DIR``: the arguments saved in the run's config.json (the source of truth),
+    with the flags of ``RESUME_FREE`` taken from the command line when given. Any other flag
+    must be absent (its default) or equal to the saved one; PlastixError names those that differ."""
+    from plastix.runs import read_config
+
+    path = Path(args.resume)
+    if not path.is_dir():
+        raise PlastixError(f"--resume {args.resume!r}: no such run directory.")
+    saved_dict = read_config(path).get("config", {}).get("args")
+    if not isinstance(saved_dict, dict):
+        raise PlastixError(f"{str(path)!r} has no saved arguments in its config.json; it cannot be resumed.")
+    fields = {f.name: f for f in dataclasses.fields(TrainArgs)}
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in saved_dict.items() if k in fields}
+    saved = TrainArgs(**values)
+    default = TrainArgs(task=saved.task)
+    differ = [f"--{name.replace('_', '-')} {getattr(args, name)!r} (run has {getattr(saved, name)!r})"
+              for name in fields if name not in RESUME_FREE and getattr(args, name) != getattr(default, name)
+              and getattr(args, name) != getattr(saved, name)]
+    if differ:
+        raise PlastixError(f"--resume {str(path)!r} continues the run with its saved config; these flags differ from "
+                           f"it: {'; '.join(differ)}. Drop them (or start a new run with --out).")
+    free = {name: getattr(args, name) if getattr(args, name) != getattr(default, name) else getattr(saved, name)
+            for name in RESUME_FREE if name != "resume"}
+    return dataclasses.replace(saved, **free, resume=str(path))
+
+
+def _check_range(name: str, value, low: float, high: float, low_open: bool = False) -> None:
+    if value is None:
+        return
+    check_finite_float(name, value)
+    if value < low or value > high or (low_open and value == low):
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}]"
+        raise PlastixError(f"--{name.replace('_', '-')} must lie in {interval}, got {value!r}.")
+
+
+def validate_args(args: TrainArgs) -> None:
+    """Reject impossible values and combinations of ``plastix train`` flags before anything is
+    built or compiled (each trainer's ``validate`` then checks its resolved config)."""
+    for name in ("hidden", "seq_len", "total_steps", "log_every", "episodes", "trunc_window", "trunc_stride",
+                 "buffer_size", "target_every", "train_every", "checkpoint_every"):
+        if getattr(args, name) is not None:
+            check_positive_int(name, getattr(args, name))
+    for name in ("batch_size", "seeds", "keep_checkpoints", "n_step"):
+        check_positive_int(name, getattr(args, name))
+    for name in ("seed", "max_skipped", "burn_in", "learning_starts"):
+        value = getattr(args, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise PlastixError(f"--{name.replace('_', '-')} must be a non-negative integer, got {value!r}.")
+    for name in ("lr", "clip_norm"):
+        value = getattr(args, name)
+        if value is not None and not (check_finite_float(name, value) > 0):
+            raise PlastixError(f"--{name.replace('_', '-')} must be a positive number, got {value!r}.")
+    for name in ("gamma", "teacher_forcing", "epsilon", "epsilon_start", "epsilon_end", "per_beta"):
+        _check_range(name, getattr(args, name), 0.0, 1.0)
+    _check_range("exploration_fraction", args.exploration_fraction, 0.0, 1.0, low_open=True)
+    for name in ("value_coef", "entropy_coef", "per_alpha"):
+        _check_range(name, getattr(args, name), 0.0, float("inf"))
+    if args.dtype not in ("float32", "float64"):
+        raise unknown_name("dtype", args.dtype, ("float32", "float64"))
+    if args.algo not in DQN_ALGOS:
+        default = TrainArgs(task=args.task)
+        extra = [f"--{n.replace('_', '-')}" for n in DQN_ONLY if getattr(args, n) != getattr(default, n)]
+        if extra:
+            raise PlastixError(f"{', '.join(extra)} only apply to --algo dqn (got --algo {args.algo!r}).")
+
+
+def check_discrete_actions(algo: str, task: str, env) -> None:
+    """a2c, reinforce and dqn choose among ``env.num_actions`` discrete actions: an
+    environment without a positive integer ``num_actions`` (a continuous action space) is refused."""
+    n = getattr(env, "num_actions", None)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1 or getattr(env, "continuous", False):
+        raise PlastixError(f"--algo {algo} needs a discrete action space, but task {task!r} has continuous actions "
+                           f"(num_actions {n!r}).")
 
 
 def rl_tasks() -> tuple[str, ...]:
@@ -91,6 +175,9 @@ def rl_tasks() -> tuple[str, ...]:
 
 def run_train(args: TrainArgs) -> int:
     """Entry point of ``plastix train``. Returns the exit code."""
+    if args.resume is not None:
+        args = resume_args(args)
+    validate_args(args)
     if args.algo in DQN_ALGOS:
         return run_dqn(args)
     if args.task in grid_tasks():
@@ -111,13 +198,16 @@ def run_train(args: TrainArgs) -> int:
 
     trainer = make_trainer(config)  # builds and traces the model: errors before any file is written
     payload = {"args": dataclasses.asdict(args), "resolved": dataclasses.asdict(config)}
-    run_dir = create_run_dir(args.out, default_run_name(config.task, config.core, args.algo), payload, seeds)
-    states, metrics, walls = train_with_progress(trainer, seeds, quiet=args.quiet)
-    write_metrics(run_dir, metric_rows(metrics, seeds, walls))
-    save_params(run_dir, states.params)
-    if not args.no_plot:
-        plot_run(run_dir, get_task(config.task), config)
-    print_summary(run_dir, get_task(config.task), config, metrics, seeds)
+    control = open_run(args, default_run_name(config.task, config.core, args.algo), payload, seeds)
+    run_dir = control.run_dir
+    states, metrics, walls = train_with_progress(trainer, seeds, quiet=args.quiet, control=control,
+                                                 metric_names=METRIC_NAMES)
+    with tee_log(run_dir):
+        write_metrics(run_dir, metric_rows(metrics, seeds, walls))
+        save_params(run_dir, states.params)
+        if not args.no_plot:
+            plot_run(run_dir, get_task(config.task), config)
+        print_summary(run_dir, get_task(config.task), config, metrics, seeds)
     return 0
 
 
@@ -138,20 +228,25 @@ def run_dqn(args: TrainArgs) -> int:
 
 def train_with_progress(trainer, seeds: list[int], quiet: bool = False, *, units_per_log: int | None = None,
                         status: tuple[str, str] = ("charts/eval_metric", "eval"), unit: str = "sequences",
-                        runner=None):
-    """Train every seed (vmapped) in ``SEGMENTS`` jitted segments, with a rich progress bar.
+                        runner=None, control: RunControl | None = None, metric_names=None):
+    """Train every seed (vmapped) in jitted segments, with a rich progress bar.
 
     ``units_per_log`` budget units per log point (default: sequences), ``status`` the metric
     shown (name, label), ``runner(trainer, seeds, segments, on_segment)`` the segmented driver
-    (default ``plastix.train.supervised.run_segments``). Returns (final states (stacked over
-    seeds), metrics {name: (S, num_logs)}, wall-clock seconds at each log point (num_logs,)).
+    (default ``plastix.train.supervised.run_segments``; any runner that calls ``run_segments``
+    with ``seed_keys(seeds)`` gets checkpoints and resume). With ``control`` (``open_run``) a
+    checkpoint, ``metrics.csv`` (columns ``metric_names``) and TensorBoard events are written
+    after every segment, ``control.max_skipped`` is enforced, and ``control.resume`` continues
+    from the newest checkpoint. Returns (final states (stacked over seeds), metrics
+    {name: (S, num_logs)}, wall-clock seconds at each log point (num_logs,)).
     """
-    from plastix.train.supervised import run_segments, seed_keys, split_logs
+    from plastix.train.supervised import SegmentHooks, run_segments, seed_keys, segment_hooks
 
     config = trainer.setup.config
-    segments = split_logs(config.num_logs, SEGMENTS)
-    walls: list[float] = []
-    start = time.perf_counter()
+    plan = plan_segments(config.num_logs, control.checkpoint_every if control else None, SEGMENTS)
+    prior = restore_run(trainer, seeds, control, plan) if control is not None and control.resume else None
+    walls: list[float] = [] if prior is None else [float(w) for w in prior.walls]
+    start = time.perf_counter() - (walls[-1] if walls else 0.0)
     per_log = config.updates_per_log * config.batch_size if units_per_log is None else units_per_log
     if runner is None:
         def runner(tr, sd, sg, cb):
@@ -163,29 +258,61 @@ def train_with_progress(trainer, seeds: list[int], quiet: bool = False, *, units
             metric = float(np.nanmedian(part[status[0]][:, -1]))
             bar.update(task_id, completed=done * per_log, status=f"{status[1]} {metric:.4g}")
 
+    saver = None
+    if control is not None:
+        saver = SegmentSaver(control, metric_names, walls, prior)
+    hooks = SegmentHooks(None if prior is None else (prior.state, prior.done), saver)
+    remaining = plan if prior is None else plan[prior.segment:]
+    try:
+        with segment_hooks(hooks):
+            states, metrics = drive(runner, trainer, seeds, remaining, record, quiet, config, unit, per_log,
+                                    0 if prior is None else prior.done)
+    except PlastixError as err:
+        if control is not None:
+            log_line(control.run_dir, f"error: {err}")
+        raise
+    finally:
+        if saver is not None:
+            saver.close()
+    if prior is not None:
+        metrics = {k: np.concatenate([prior.metrics[k], metrics[k]], axis=-1) if metrics else prior.metrics[k]
+                   for k in prior.metrics}
+    return states, metrics, np.asarray(walls)
+
+
+def drive(runner, trainer, seeds, segments, record, quiet, config, unit, per_log, done0):
+    """Run ``runner`` under a rich progress bar (or quietly): (states, metrics of the segments)."""
     if quiet:
-        states, metrics = runner(trainer, seeds, segments, record)
-        return states, metrics, np.asarray(walls)
+        return runner(trainer, seeds, segments, record)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn(unit), TimeElapsedColumn(), TextColumn("{task.fields[status]}"))
     with Progress(*columns) as bar:
         desc = f"{config.task} · {config.core} · {len(seeds)} seed(s)"
-        task_id = bar.add_task(desc, total=config.num_logs * per_log, status="compiling…")
-        states, metrics = runner(trainer, seeds, segments, lambda done, part: record(done, part, bar, task_id))
-    return states, metrics, np.asarray(walls)
+        task_id = bar.add_task(desc, total=config.num_logs * per_log, completed=done0 * per_log,
+                               status="compiling…" if done0 == 0 else "resuming…")
+        return runner(trainer, seeds, segments, lambda done, part: record(done, part, bar, task_id))
+
+
+def restore_run(trainer, seeds: list[int], control: RunControl, plan: list[int]):
+    """The newest checkpoint of ``control.run_dir``, checked against ``trainer``'s state."""
+    import jax
+
+    from plastix import checkpoint
+    from plastix.train.supervised import seed_keys
+
+    template = jax.eval_shape(jax.vmap(trainer.init), seed_keys(seeds))
+    prior = checkpoint.restore(control.run_dir, template, control.config_digest)
+    if prior.segment > len(plan) or sum(plan[:prior.segment]) != prior.done:
+        raise PlastixError(f"checkpoint {str(prior.path)!r} ends at log point {prior.done}, which is not a segment "
+                           f"boundary of this run's plan {plan} (was --checkpoint-every changed?).")
+    return prior
 
 
 def metric_rows(metrics: dict, seeds: list[int], walls: np.ndarray, names=METRIC_NAMES) -> list[dict]:
     """Long format: one row per (log point, seed) with step, wall_time, seed and the metrics."""
-    rows = []
-    for i in range(metrics["step"].shape[-1]):
-        for s, seed in enumerate(seeds):
-            row = {"step": int(metrics["step"][s, i]), "wall_time": round(float(walls[i]), 3), "seed": seed}
-            row.update({name: float(metrics[name][s, i]) for name in names})
-            rows.append(row)
-    return rows
+    return _metric_rows(metrics, seeds, walls, names)
 
 
 def plot_run(run_dir: Path, task: TaskSpec, config) -> Path:
@@ -255,7 +382,8 @@ def resolve_rl_config(args: TrainArgs):
         raise PlastixError(f"--seq-len, --teacher-forcing and --grad are for sequence tasks; {args.task!r} is an "
                            "RL task (set its episode length with --env-opt episode_length=N).")
     settings = tuple(sorted(parse_options(args.env_opt, "environment settings").items()))
-    _, env_params = make_env(args.task, args.preset, **dict(settings))
+    env, env_params = make_env(args.task, args.preset, **dict(settings))
+    check_discrete_actions(args.algo, args.task, env)
     defaults = rl_defaults(args.task, args.preset)
     episodes = 30 if args.episodes is None else args.episodes
     check_positive_int("episodes", episodes)
@@ -285,8 +413,6 @@ def run_rl(args: TrainArgs) -> int:
     if args.algo is not None and args.algo not in ALGOS:
         raise unknown_name(f"algorithm for RL task {args.task!r}", args.algo, ALGOS)
     args = dataclasses.replace(args, algo=args.algo or "a2c", core=args.core or "neuromod-rnn")
-    if args.resume is not None:
-        raise PlastixError("--resume is not supported by the a2c/reinforce trainer yet; start a new run with --out.")
     if args.dtype == "float64":
         import jax
 
@@ -295,11 +421,19 @@ def run_rl(args: TrainArgs) -> int:
     config = resolve_rl_config(args)
     trainer = make_trainer(config)  # errors before any file is written
     payload = {"args": dataclasses.asdict(args), "resolved": dataclasses.asdict(config)}
-    run_dir = create_run_dir(args.out, default_run_name(config.task, config.core, config.algo), payload, seeds)
+    control = open_run(args, default_run_name(config.task, config.core, config.algo), payload, seeds)
+    run_dir = control.run_dir
     per_log = config.updates_per_log * config.batch_size * trainer.setup.num_steps
     states, metrics, walls = train_with_progress(
         trainer, seeds, quiet=args.quiet, units_per_log=per_log, status=("charts/episodic_return", "return"),
-        unit="env steps", runner=train_seeds)
+        unit="env steps", runner=train_seeds, control=control, metric_names=RL_METRIC_NAMES)
+    with tee_log(run_dir):
+        finish_rl(run_dir, args, config, states, metrics, walls, seeds)
+    return 0
+
+
+def finish_rl(run_dir: Path, args: TrainArgs, config, states, metrics: dict, walls, seeds: list[int]) -> None:
+    """Final files and summary of a policy-gradient run."""
     write_metrics(run_dir, metric_rows(metrics, seeds, walls, RL_METRIC_NAMES))
     save_params(run_dir, states.params)
     if not args.no_plot:
@@ -311,7 +445,6 @@ def run_rl(args: TrainArgs) -> int:
     if np.any(skipped > 0):
         print(f"skipped updates (non-finite gradient) per seed: {skipped.tolist()}")
     print(f"run directory: {run_dir}")
-    return 0
 
 
 def plot_rl_run(run_dir: Path, config) -> Path:

@@ -24,6 +24,8 @@ metric, e.g. MSE or accuracy), ``charts/baseline`` (the metric's baseline) and
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import functools
 from collections.abc import Callable, Sequence
@@ -272,22 +274,62 @@ def split_logs(num_logs: int, segments: int) -> list[int]:
     return [base + (i < extra) for i in range(segments)]
 
 
-def run_segments(trainer: Trainer, keys: jax.Array, segments: Sequence[int], on_segment=None):
+class SegmentHooks(NamedTuple):
+    """Resume and checkpoint hooks of ``run_segments`` (see ``segment_hooks``).
+
+    ``start``: (states stacked over seeds, log points already done) to continue from instead of
+    ``init``; ``after_segment(done_logs, states, metrics_of_segment)``: called after each
+    segment, once ``on_segment`` has accepted it (e.g. to write a checkpoint)."""
+
+    start: tuple[Any, int] | None = None
+    after_segment: Callable | None = None
+
+
+_HOOKS: contextvars.ContextVar[SegmentHooks] = contextvars.ContextVar("plastix_segment_hooks", default=SegmentHooks())
+
+
+@contextlib.contextmanager
+def segment_hooks(hooks: SegmentHooks):
+    """Install ``hooks`` for every ``run_segments`` call inside the block. This lets a driver
+    (``plastix.cli.train.train_with_progress``) resume and checkpoint any trainer whose runner
+    calls ``run_segments`` (e.g. ``plastix.rl.trainer.train_seeds``) without changing it."""
+    token = _HOOKS.set(hooks)
+    try:
+        yield hooks
+    finally:
+        _HOOKS.reset(token)
+
+
+def run_segments(trainer: Trainer, keys: jax.Array, segments: Sequence[int], on_segment=None, *,
+                 start: tuple[Any, int] | None = None, after_segment: Callable | None = None):
     """Train all seeds (vmapped) in jitted segments of ``segments[i]`` log points each.
 
     ``on_segment(done_logs, metrics_so_far)`` is called after each segment (for a progress
     bar). Returns (states, metrics) with metrics arrays of shape (S, sum(segments)), equal
     bitwise to ``jax.jit(jax.vmap(trainer.train))(keys)``.
+
+    ``start=(states, done)`` continues from restored states (``keys`` unused, ``done_logs``
+    counted from ``done``); ``after_segment(done_logs, states, metrics_of_segment)`` runs after
+    ``on_segment``. Both default to the hooks installed by ``segment_hooks``.
     """
-    states = jax.jit(jax.vmap(trainer.init))(keys)
+    hooks = _HOOKS.get()
+    start = hooks.start if start is None else start
+    after_segment = hooks.after_segment if after_segment is None else after_segment
+    if start is None:
+        states, done = jax.jit(jax.vmap(trainer.init))(keys), 0
+    else:
+        states, done = start
     run = jax.jit(jax.vmap(trainer.run, in_axes=(0, None)), static_argnums=1)
     parts: list[dict] = []
-    done = 0
     for n in segments:
         states, metrics = run(states, n)
         parts.append(jax.device_get(metrics))
         done += n
         if on_segment is not None:
             on_segment(done, parts[-1])
+        if after_segment is not None:
+            after_segment(done, states, parts[-1])
+    if not parts:
+        return states, {}
     merged = {k: np.concatenate([p[k] for p in parts], axis=-1) for k in parts[0]}
     return states, merged

@@ -1,0 +1,241 @@
+"""Atomic checkpoints of a whole training state (SPEC §5 "runs on disk"), for exact resume.
+
+A checkpoint holds everything a trainer needs to continue bitwise: the ``TrainState`` pytree
+stacked over seeds (parameters, optimizer state, PRNG keys, counters, environment states,
+carries, replay buffers — whatever the trainer keeps in it), the metrics logged so far
+``{name: (S, L)}``, their wall-clock times ``(L,)`` and the number of log points done.
+
+Layout (``run_dir/checkpoints/``)::
+
+    step_00000400/          one finished checkpoint, named by the training step (budget units)
+        state.npz           leaf_00000 ... one array per state leaf (typed PRNG keys as key data)
+        metrics.npz         every metric (S, L), plus ``__walls__`` (L,)
+        manifest.json       format, log points done, segment, config hash, leaf paths /
+                            shapes / dtypes / key impls, sha256 of each file (written last)
+    .tmp-step_00000600-<pid>/   a save in progress (or killed): never read, removed by the next save
+
+Writing: files go into a fresh temporary directory, each is fsynced, the manifest last, then
+one ``os.replace`` renames the directory to ``step_XXXXXXXX`` (atomic on POSIX) and the parent
+directory is fsynced. A process killed at any point leaves either the previous checkpoints
+alone or the new one complete. Only the newest ``keep`` checkpoints are kept.
+
+Reading (``restore``): the newest finished checkpoint is checked against a template (the
+``jax.eval_shape`` of a freshly built trainer's state): same leaf paths, shapes and dtypes,
+every file's sha256 as recorded, the same config hash. Any difference raises PlastixError
+naming the leaf (expected vs found) or the file; nothing is returned half-loaded and nothing in
+the run directory is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import numpy as np
+
+from plastix.errors import PlastixError, check_positive_int
+
+FORMAT = 1
+DIRNAME = "checkpoints"
+PREFIX = "step_"
+TMP_PREFIX = ".tmp-"
+FILES = ("state.npz", "metrics.npz")
+MANIFEST = "manifest.json"
+WALLS = "__walls__"
+
+
+class Checkpoint(NamedTuple):
+    """A restored checkpoint: ``state`` (the pytree, leaves stacked over seeds, as jax arrays),
+    ``metrics`` {name: (S, L)} numpy, ``walls`` (L,), ``done`` log points and ``segment``
+    (how many driver segments were finished), ``step`` the directory's training step."""
+
+    state: Any
+    metrics: dict[str, np.ndarray]
+    walls: np.ndarray
+    done: int
+    segment: int
+    step: int
+    path: Path
+
+
+def config_hash(config: Any) -> str:
+    """sha256 of the canonical JSON of a resolved config (dict or dataclass-as-dict)."""
+    text = json.dumps(config, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def checkpoint_dir(run_dir: str | Path) -> Path:
+    return Path(run_dir) / DIRNAME
+
+
+def _is_key(x) -> bool:
+    return hasattr(x, "dtype") and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
+def _leaf_info(path, leaf) -> dict:
+    """Manifest entry of one leaf: its path, (key-data) shape and dtype, key impl or None."""
+    impl = None
+    if _is_key(leaf):
+        impl = leaf.dtype._impl.name  # e.g. threefry2x32
+        data = jax.eval_shape(jax.random.key_data, leaf)
+        shape, dtype = data.shape, data.dtype
+    else:
+        shape, dtype = leaf.shape, leaf.dtype
+    return {"path": jax.tree_util.keystr(path), "shape": list(shape), "dtype": np.dtype(dtype).name, "key_impl": impl}
+
+
+def _sha256(file: Path) -> str:
+    digest = hashlib.sha256()
+    with open(file, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync_write(file: Path, write) -> None:
+    with open(file, "wb") as fh:
+        write(fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def list_checkpoints(run_dir: str | Path) -> list[Path]:
+    """Finished checkpoints (directories ``step_N`` holding a manifest), oldest first."""
+    root = checkpoint_dir(run_dir)
+    if not root.is_dir():
+        return []
+    found = [p for p in root.iterdir() if p.is_dir() and p.name.startswith(PREFIX)
+             and p.name[len(PREFIX):].isdigit() and (p / MANIFEST).is_file()]
+    return sorted(found, key=lambda p: int(p.name[len(PREFIX):]))
+
+
+def save(run_dir: str | Path, state: Any, metrics: dict, walls, *, done: int, segment: int, step: int,
+         config_digest: str, keep: int = 3) -> Path:
+    """Write one checkpoint atomically and keep only the newest ``keep``. Returns its path."""
+    check_positive_int("keep_checkpoints", keep)
+    root = checkpoint_dir(run_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    for stale in root.glob(TMP_PREFIX + "*"):  # saves killed earlier
+        shutil.rmtree(stale, ignore_errors=True)
+    name = f"{PREFIX}{int(step):08d}"
+    tmp = root / f"{TMP_PREFIX}{name}-{os.getpid()}"
+    tmp.mkdir()
+    leaves = jax.tree_util.tree_flatten_with_path(state)[0]
+    infos = [_leaf_info(p, x) for p, x in leaves]
+    arrays = {f"leaf_{i:05d}": np.asarray(jax.random.key_data(x) if _is_key(x) else x)
+              for i, (_, x) in enumerate(leaves)}
+    tables = {k: np.asarray(v) for k, v in metrics.items()}
+    tables[WALLS] = np.asarray(walls, np.float64)
+    _fsync_write(tmp / "state.npz", lambda fh: np.savez(fh, **arrays))
+    _fsync_write(tmp / "metrics.npz", lambda fh: np.savez(fh, **tables))
+    manifest = {"format": FORMAT, "done": int(done), "segment": int(segment), "step": int(step),
+                "config_hash": config_digest, "leaves": infos, "metrics": sorted(metrics),
+                "sha256": {f: _sha256(tmp / f) for f in FILES}}
+    _fsync_write(tmp / MANIFEST, lambda fh: fh.write(json.dumps(manifest, indent=1).encode()))
+    _fsync_dir(tmp)
+    final = root / name
+    if final.exists():  # the same step saved again (cannot happen in one run): replace it
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    _fsync_dir(root)
+    for old in list_checkpoints(run_dir)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def _read_manifest(path: Path) -> dict:
+    file = path / MANIFEST
+    try:
+        manifest = json.loads(file.read_text())
+    except (OSError, ValueError) as err:
+        raise PlastixError(f"checkpoint file {str(file)!r} is corrupt or unreadable ({err}); delete "
+                           f"{str(path)!r} to resume from an earlier checkpoint.") from None
+    missing = [k for k in ("format", "done", "segment", "step", "leaves", "metrics", "sha256")
+               if not isinstance(manifest, dict) or k not in manifest]
+    if missing:
+        raise PlastixError(f"checkpoint file {str(file)!r} is corrupt: it lacks {missing}; delete {str(path)!r} "
+                           "to resume from an earlier checkpoint.")
+    if manifest.get("format") != FORMAT:
+        raise PlastixError(f"checkpoint {str(path)!r} has format {manifest.get('format')!r}, this plastix "
+                           f"reads format {FORMAT}.")
+    return manifest
+
+
+def _check_files(path: Path, manifest: dict) -> None:
+    for name in FILES:
+        file = path / name
+        expected = manifest["sha256"].get(name)
+        if not file.is_file() or _sha256(file) != expected:
+            raise PlastixError(f"checkpoint file {str(file)!r} is corrupt (missing or sha256 differs from its "
+                               f"manifest); delete {str(path)!r} to resume from an earlier checkpoint.")
+
+
+def _check_structure(path: Path, manifest: dict, template: Any) -> list:
+    """Compare the manifest's leaves with the template's; returns the template leaf infos."""
+    expected = [_leaf_info(p, x) for p, x in jax.tree_util.tree_flatten_with_path(template)[0]]
+    found = manifest["leaves"]
+    for exp, got in zip(expected, found, strict=False):
+        if exp["path"] != got["path"]:
+            raise PlastixError(f"checkpoint {str(path)!r} does not fit this trainer: expected state leaf "
+                               f"{exp['path']}, found {got['path']} (a different core, algorithm or trainer?).")
+        for field in ("shape", "dtype", "key_impl"):
+            if exp[field] != got[field]:
+                raise PlastixError(f"checkpoint {str(path)!r} does not fit this trainer: state leaf {exp['path']} "
+                                   f"has {field} {got[field]} in the checkpoint, expected {exp[field]} "
+                                   "(a different hidden size, core, dtype or number of seeds?).")
+    if len(expected) != len(found):
+        extra = (expected if len(expected) > len(found) else found)[min(len(expected), len(found))]
+        raise PlastixError(f"checkpoint {str(path)!r} does not fit this trainer: it holds {len(found)} state "
+                           f"leaves, expected {len(expected)} (first unmatched: {extra['path']}).")
+    return expected
+
+
+def _load_npz(file: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(file, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except Exception as err:  # zip / npy errors
+        raise PlastixError(f"checkpoint file {str(file)!r} is corrupt ({err}).") from None
+
+
+def restore(run_dir: str | Path, template: Any, config_digest: str | None = None) -> Checkpoint:
+    """The newest finished checkpoint of ``run_dir``, checked against ``template`` (a pytree of
+    arrays or ``jax.ShapeDtypeStruct``, e.g. ``jax.eval_shape(jax.vmap(trainer.init), keys)``)
+    and, if given, the config hash. Raises PlastixError if there is none or it does not fit."""
+    found = list_checkpoints(run_dir)
+    if not found:
+        raise PlastixError(f"{str(run_dir)!r} holds no finished checkpoint in {DIRNAME}/; nothing to resume.")
+    path = found[-1]
+    manifest = _read_manifest(path)
+    expected = _check_structure(path, manifest, template)
+    if config_digest is not None and manifest.get("config_hash") != config_digest:
+        raise PlastixError(f"checkpoint {str(path)!r} was written for a different resolved config "
+                           "(config hash differs from the run's config.json).")
+    _check_files(path, manifest)
+    arrays = _load_npz(path / "state.npz")
+    tables = _load_npz(path / "metrics.npz")
+    leaves = []
+    for i, info in enumerate(expected):
+        value = arrays.get(f"leaf_{i:05d}")
+        if value is None or list(value.shape) != info["shape"] or value.dtype.name != info["dtype"]:
+            raise PlastixError(f"checkpoint file {str(path / 'state.npz')!r} is corrupt at leaf {info['path']}.")
+        leaves.append(jax.random.wrap_key_data(value, impl=info["key_impl"]) if info["key_impl"] else
+                      jax.numpy.asarray(value))
+    state = jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(template), leaves)
+    walls = tables.pop(WALLS, None)
+    if walls is None or sorted(tables) != manifest["metrics"]:
+        raise PlastixError(f"checkpoint file {str(path / 'metrics.npz')!r} is corrupt: its metrics differ from the manifest.")
+    return Checkpoint(state, tables, walls, int(manifest["done"]), int(manifest["segment"]), int(manifest["step"]), path)
