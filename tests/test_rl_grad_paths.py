@@ -75,3 +75,24 @@ def test_hand_bptt_on_a_core_without_a_hand_backward_is_an_error():
         build_setup(RLConfig(core="lstm", grad="hand-bptt", **SMALL))
     with pytest.raises(PlastixError, match="Valid choices"):
         build_setup(RLConfig(core="lstm", grad="rtrl", **SMALL))
+
+
+def test_episode_masks_and_returns_against_a_python_loop():
+    from plastix.rl.trainer import Rollout, completed, episodic_return, first_episode
+
+    rng = np.random.default_rng(0)
+    done = rng.random((5, 12)) < 0.25
+    done[0] = False  # a window where no episode ends
+    reward = rng.normal(size=(5, 12))
+    total, count = 0.0, 0
+    for b in range(5):
+        last_done = max([t for t in range(12) if done[b, t]], default=-1)
+        total += reward[b, : last_done + 1].sum()
+        count += int(done[b].sum())
+        first_end = min([t for t in range(12) if done[b, t]], default=11)
+        np.testing.assert_array_equal(first_episode(jnp.asarray(done[b])), np.arange(12) <= first_end)
+        np.testing.assert_array_equal(completed(jnp.asarray(done[b])), np.arange(12) <= last_done)
+    zeros = jnp.zeros((5, 12))
+    ro = Rollout(zeros, zeros, zeros, jnp.asarray(reward), jnp.asarray(done), zeros, zeros)
+    np.testing.assert_allclose(episodic_return(ro), total / count, rtol=1e-12)
+    assert np.isnan(episodic_return(ro._replace(done=jnp.zeros_like(ro.done))))

@@ -272,10 +272,28 @@ def batch_loss(config: RLConfig, ro: Rollout) -> LossParts:
     return LossParts(*(jnp.mean(p) * scale for p in parts))
 
 
+def completed(done_t: jax.Array) -> jax.Array:
+    """(T,) bool: step t belongs to an episode that ended within the window (a done at some t' >= t)."""
+    return jnp.cumsum(done_t[::-1].astype(jnp.int32))[::-1] > 0
+
+
+def first_episode(done_t: jax.Array) -> jax.Array:
+    """(T,) bool: step t belongs to the window's first episode (no done before t)."""
+    before = jnp.cumsum(done_t.astype(jnp.int32)) - done_t.astype(jnp.int32)
+    return before == 0
+
+
 def episodic_return(ro: Rollout) -> jax.Array:
-    """Mean over the batch of (Σ_t r_t) / (number of episodes ended), () — one episode each here."""
-    episodes = jnp.maximum(jnp.sum(ro.done, axis=1), 1)
-    return jnp.mean(jnp.sum(ro.reward, axis=1) / episodes)
+    """Mean total reward of the episodes COMPLETED in a Rollout (B, T), pooled over the batch, ().
+
+    Steps of an episode still running at the end of the window are left out (a cartpole
+    rollout of T steps holds several episodes, the last usually unfinished); NaN if no episode
+    ended (the log's ``finite_mean`` skips it). For the meta-RL tasks every rollout is exactly
+    one episode, truncated at T, so this is the mean of Σ_t r_t."""
+    mask = jax.vmap(completed)(ro.done)
+    total = jnp.sum(jnp.where(mask, ro.reward, 0.0))
+    episodes = jnp.sum(ro.done)
+    return jnp.where(episodes > 0, total / jnp.maximum(episodes, 1), jnp.nan)
 
 
 def loss_fn(setup: Setup, params: AgentParams, key: jax.Array):
@@ -429,8 +447,11 @@ def train_seeds(trainer: Trainer, seeds: Sequence[int], segments: Sequence[int],
 
 
 def evaluate(setup: Setup, params: AgentParams, key: jax.Array, episodes: int, greedy: bool = False) -> jax.Array:
-    """Total reward of ``episodes`` fresh episodes of one agent, (episodes,) (vmapped)."""
+    """Total reward of ``episodes`` fresh episodes of one agent, (episodes,) (vmapped).
+
+    Each is the FIRST episode of a T-step window from a reset (T = the environment's episode
+    length, so it always ends within the window: terminated early, or truncated at T)."""
     keys = jax.random.split(key, episodes)
     run = functools.partial(collect_rollout, setup, params, num_steps=setup.num_steps, greedy=greedy)
     ro = jax.vmap(lambda k: run(k)[1])(keys)
-    return jnp.sum(ro.reward, axis=1)
+    return jnp.sum(jnp.where(jax.vmap(first_episode)(ro.done), ro.reward, 0.0), axis=1)
