@@ -40,8 +40,9 @@ class TrainArgs:
     """Sequences per gradient step (supervised; RL tasks use --episodes)."""
     lr: float | None = None
     """Learning rate / step size; None = the algorithm's default."""
-    clip_norm: float | None = 1.0
-    """Clip gradients to this global norm (None: no clipping)."""
+    clip_norm: float | None = None
+    """Clip gradients to this global norm; 0 = no clipping; None = the task's default (1.0; Backpropamine's
+    2.0 for cue-reward and bandit, 4.0 for meta-maze)."""
     teacher_forcing: float = 0.0
     """jordan core (mse tasks): probability of feeding back the target instead of the output
     during training (1 = teacher forcing, in (0, 1) scheduled sampling); evaluation runs free."""
@@ -56,13 +57,16 @@ class TrainArgs:
     env_opt: tuple[str, ...] = ()
     """Environment settings as KEY=VALUE (RL tasks), e.g. --env-opt episode_length=40 n_cues=2."""
     episodes: int | None = None
-    """a2c/reinforce: episodes run in parallel per update (the batch B); None = 30 (Backpropamine)."""
+    """a2c/reinforce: episodes run in parallel per update (the batch B); None = the task's default (30,
+    Backpropamine; cartpole 32)."""
     baseline: str = "value"
     """reinforce: none, batch-mean or value (a learned critic)."""
-    value_coef: float = 0.1
-    """a2c/reinforce: weight c_v of the critic's loss ½ Σ (G_t − v_t)² (Backpropamine: 0.1)."""
-    entropy_coef: float = 0.03
-    """a2c/reinforce: weight c_H of the entropy bonus Σ_t H(π_t) (Backpropamine's --bent 0.03)."""
+    value_coef: float | None = None
+    """a2c/reinforce: weight c_v of the critic's loss ½ Σ (G_t − v_t)²; None = the task's default
+    (Backpropamine: 0.1; cartpole 0.5)."""
+    entropy_coef: float | None = None
+    """a2c/reinforce: weight c_H of the entropy bonus Σ_t H(π_t); None = the task's default
+    (Backpropamine's --bent 0.03; cartpole 0)."""
     epsilon: float = 0.1
     """ε of ε-greedy exploration (tabular RL)."""
     # ------------------------------------------------------------ dqn (plastix.dqn)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from types import SimpleNamespace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -56,12 +57,19 @@ def resolve_config(args: TrainArgs):
         trunc_window=args.trunc_window, trunc_stride=args.trunc_stride,
         seq_len=task.default_T if args.seq_len is None else args.seq_len,
         batch_size=args.batch_size, lr=task.default_lr if args.lr is None else args.lr,
-        clip_norm=args.clip_norm, num_updates=(num_updates // per_log) * per_log,
+        clip_norm=clip_norm(args.clip_norm, 1.0), num_updates=(num_updates // per_log) * per_log,
         updates_per_log=per_log, dtype=args.dtype, p_teacher=args.teacher_forcing,
         core_options=parse_core_options(args),
     )
     validate(config)
     return config
+
+
+def clip_norm(flag: float | None, default: float) -> float | None:
+    """``--clip-norm``: None = the task's default, 0 = no clipping, else the norm."""
+    if flag is None:
+        return default
+    return None if flag == 0 else flag
 
 
 def parse_core_options(args: TrainArgs) -> tuple[tuple[str, object], ...]:
@@ -140,10 +148,10 @@ def validate_args(args: TrainArgs) -> None:
         value = getattr(args, name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
             raise PlastixError(f"--{name.replace('_', '-')} must be a non-negative integer, got {value!r}.")
-    for name in ("lr", "clip_norm"):
-        value = getattr(args, name)
-        if value is not None and not (check_finite_float(name, value) > 0):
-            raise PlastixError(f"--{name.replace('_', '-')} must be a positive number, got {value!r}.")
+    if args.lr is not None and not (check_finite_float("lr", args.lr) > 0):
+        raise PlastixError(f"--lr must be a positive number, got {args.lr!r}.")
+    if args.clip_norm is not None and not (check_finite_float("clip_norm", args.clip_norm) >= 0):
+        raise PlastixError(f"--clip-norm must be a positive number (or 0: no clipping), got {args.clip_norm!r}.")
     for name in ("gamma", "teacher_forcing", "epsilon", "epsilon_start", "epsilon_end", "per_beta"):
         _check_range(name, getattr(args, name), 0.0, 1.0)
     _check_range("exploration_fraction", args.exploration_fraction, 0.0, 1.0, low_open=True)
@@ -182,7 +190,9 @@ def run_train(args: TrainArgs) -> int:
         return run_dqn(args)
     if args.task in grid_tasks():
         return run_grid(dataclasses.replace(args, algo=args.algo or GRID_DEFAULT_ALGO))
-    if args.task in rl_tasks():
+    if args.task.startswith("gymnasium:"):
+        return run_host(args)
+    if args.task in rl_tasks() or args.task.startswith("gymnax:"):
         return run_rl(args)
     if args.task not in SEQUENCE_TASKS:
         raise unknown_name("task", args.task, [*SEQUENCE_TASKS, *grid_tasks(), *rl_tasks()])
@@ -355,22 +365,38 @@ class RLDefaults(NamedTuple):
     hidden: int
     lr: float
     updates: int  # default budget = updates × episodes per update × episode length
+    clip: float = 2.0  # global gradient-norm clip (Backpropamine: 2.0 cue-reward, 4.0 maze)
+    gamma: float = 0.9  # Backpropamine's --gr
+    value_coef: float = 0.1  # Backpropamine's --blossv
+    entropy_coef: float = 0.03  # Backpropamine's --bent
+    core: str = "neuromod-rnn"
+    episodes: int = 30  # B, Backpropamine's --bs
 
 
-# (task, preset) -> defaults; ("task", None) for any other preset. cue-reward default/paper:
-# Backpropamine's released settings (hidden 200, Adam 1e-4); easy: measured in docs/rl-training.md.
+# (task, preset) -> defaults; (task, None) for any other preset, ("*", None) for outside
+# environments (gymnax:<id>). cue-reward default/paper and meta-maze: Backpropamine's released
+# settings; the others measured (docs/rl-training.md, docs/environments.md).
 RL_DEFAULTS = {
     ("cue-reward", None): RLDefaults(200, 1e-4, 200),
     ("cue-reward", "easy"): RLDefaults(50, 3e-3, 1500),
-    ("meta-maze", None): RLDefaults(100, 1e-4, 200),
+    ("meta-maze", None): RLDefaults(100, 1e-4, 200, clip=4.0),
     ("bandit", None): RLDefaults(16, 3e-2, 100),
     ("bandit", "meta"): RLDefaults(48, 3e-3, 500),
+    ("cartpole", None): RLDefaults(32, 1e-2, 300, clip=1.0, gamma=0.99, value_coef=0.5, entropy_coef=0.0,
+                                   core="mlp", episodes=32),
+    ("*", None): RLDefaults(64, 3e-3, 300, clip=1.0, gamma=0.99, value_coef=0.5, entropy_coef=0.01, core="gru",
+                            episodes=16),
 }
 RL_GAMMA = 0.9  # Backpropamine's --gr
 
 
 def rl_defaults(task: str, preset: str) -> RLDefaults:
-    return RL_DEFAULTS.get((task, preset), RL_DEFAULTS[(task, None)])
+    """The defaults of (task, preset): the preset's, else the task's, else those of outside envs."""
+    return RL_DEFAULTS.get((task, preset), RL_DEFAULTS.get((task, None), RL_DEFAULTS[("*", None)]))
+
+
+def or_default(value, default):
+    return default if value is None else value
 
 
 def resolve_rl_config(args: TrainArgs):
@@ -385,7 +411,7 @@ def resolve_rl_config(args: TrainArgs):
     env, env_params = make_env(args.task, args.preset, **dict(settings))
     check_discrete_actions(args.algo, args.task, env)
     defaults = rl_defaults(args.task, args.preset)
-    episodes = 30 if args.episodes is None else args.episodes
+    episodes = or_default(args.episodes, defaults.episodes)
     check_positive_int("episodes", episodes)
     per_update = episodes * int(env_params.episode_length)  # environment steps per update
     budget = defaults.updates * per_update if args.total_steps is None else args.total_steps
@@ -399,8 +425,10 @@ def resolve_rl_config(args: TrainArgs):
     config = RLConfig(
         task=args.task, preset=args.preset, env_settings=settings, core=args.core, core_options=parse_core_options(args),
         hidden=defaults.hidden if args.hidden is None else args.hidden, algo=args.algo, baseline=args.baseline,
-        batch_size=episodes, gamma=RL_GAMMA if args.gamma is None else args.gamma, value_coef=args.value_coef,
-        entropy_coef=args.entropy_coef, lr=defaults.lr if args.lr is None else args.lr, clip_norm=args.clip_norm,
+        batch_size=episodes, gamma=or_default(args.gamma, defaults.gamma),
+        value_coef=or_default(args.value_coef, defaults.value_coef),
+        entropy_coef=or_default(args.entropy_coef, defaults.entropy_coef), lr=or_default(args.lr, defaults.lr),
+        clip_norm=clip_norm(args.clip_norm, defaults.clip),
         num_updates=(num_updates // per_log) * per_log, updates_per_log=per_log, dtype=args.dtype)
     validate(config)
     return config
@@ -412,7 +440,8 @@ def run_rl(args: TrainArgs) -> int:
 
     if args.algo is not None and args.algo not in ALGOS:
         raise unknown_name(f"algorithm for RL task {args.task!r}", args.algo, ALGOS)
-    args = dataclasses.replace(args, algo=args.algo or "a2c", core=args.core or "neuromod-rnn")
+    args = dataclasses.replace(args, algo=args.algo or "a2c",
+                               core=args.core or rl_defaults(args.task, args.preset).core)
     if args.dtype == "float64":
         import jax
 
@@ -430,6 +459,54 @@ def run_rl(args: TrainArgs) -> int:
     with tee_log(run_dir):
         finish_rl(run_dir, args, config, states, metrics, walls, seeds)
     return 0
+
+
+def run_host(args: TrainArgs) -> int:
+    """``plastix train gymnasium:<id>``: a2c/reinforce with the rollout on the host, one seed
+    after the other (``plastix.rl.host_loop``; Gymnasium environments cannot run inside jit)."""
+    from plastix.rl.host_loop import train_host
+    from plastix.rl.trainer import ALGOS
+
+    if args.algo is not None and args.algo not in ALGOS:
+        raise unknown_name(f"algorithm for the host-loop task {args.task!r}", args.algo, ALGOS)
+    if args.resume is not None or args.tensorboard:
+        raise PlastixError("--resume and --tensorboard are not available for gymnasium:<id> tasks (a host loop).")
+    args = dataclasses.replace(args, algo=args.algo or "a2c", core=args.core or rl_defaults(args.task, args.preset).core)
+    seeds = check_common(args)
+    config = resolve_rl_config(args)
+    payload = {"args": dataclasses.asdict(args), "resolved": dataclasses.asdict(config)}
+    control = open_run(args, default_name=default_run_name(config.task.replace(":", "-"), config.core, config.algo),
+                       payload=payload, seeds=seeds)
+    start, per_log = time.perf_counter(), config.updates_per_log
+
+    def progress(seed, update, metrics):
+        if not args.quiet and (update + 1) % per_log == 0:
+            print(f"seed {seed} update {update + 1}/{config.num_updates}: return "
+                  f"{metrics['charts/episodic_return']:.4g} ({time.perf_counter() - start:.0f} s)", flush=True)
+
+    runs = train_host(config, config.task, seeds, on_update=progress)
+    metrics = {name: np.stack([np.asarray(r.metrics[name]).reshape(config.num_logs, per_log) for r in runs])
+               for name in ("charts/episodic_return", "losses/policy_loss", "losses/value_loss", "losses/entropy")}
+    metrics = {name: np.nanmean(v, axis=-1) for name, v in metrics.items()}
+    T = trainer_steps(config)
+    metrics["step"] = np.tile(np.arange(1, config.num_logs + 1) * per_log * config.batch_size * T, (len(seeds), 1))
+    metrics["losses/skipped_updates"] = np.stack([np.asarray(r.state.opt_state.total_notfinite).repeat(config.num_logs)
+                                                  for r in runs])
+    walls = np.full(config.num_logs, time.perf_counter() - start)
+    import jax
+
+    params = jax.tree.map(lambda *xs: np.stack(xs), *[r.state.params for r in runs])
+    states = SimpleNamespace(params=params)
+    with tee_log(control.run_dir):
+        finish_rl(control.run_dir, args, config, states, metrics, walls, seeds)
+    return 0
+
+
+def trainer_steps(config) -> int:
+    """T, the steps per episode window of ``config``'s environment."""
+    from plastix.envs import make_env
+
+    return int(make_env(config.task, config.preset, **dict(config.env_settings))[1].episode_length)
 
 
 def finish_rl(run_dir: Path, args: TrainArgs, config, states, metrics: dict, walls, seeds: list[int]) -> None:
