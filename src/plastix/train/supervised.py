@@ -301,7 +301,8 @@ def segment_hooks(hooks: SegmentHooks):
 
 
 def run_segments(trainer: Trainer, keys: jax.Array, segments: Sequence[int], on_segment=None, *,
-                 start: tuple[Any, int] | None = None, after_segment: Callable | None = None):
+                 start: tuple[Any, int] | None = None, after_segment: Callable | None = None,
+                 shard: bool | None = None):
     """Train all seeds (vmapped) in jitted segments of ``segments[i]`` log points each.
 
     ``on_segment(done_logs, metrics_so_far)`` is called after each segment (for a progress
@@ -311,10 +312,19 @@ def run_segments(trainer: Trainer, keys: jax.Array, segments: Sequence[int], on_
     ``start=(states, done)`` continues from restored states (``keys`` unused, ``done_logs``
     counted from ``done``); ``after_segment(done_logs, states, metrics_of_segment)`` runs after
     ``on_segment``. Both default to the hooks installed by ``segment_hooks``.
+
+    ``shard``: split the seeds across all local devices (``plastix.parallel``, bitwise the same
+    results); None = whenever there is more than one device.
     """
     hooks = _HOOKS.get()
     start = hooks.start if start is None else start
     after_segment = hooks.after_segment if after_segment is None else after_segment
+    if len(jax.local_devices()) > 1 if shard is None else shard:  # bitwise the same (plastix.parallel)
+        from plastix.parallel import run_segments_sharded
+
+        states, done = (None, 0) if start is None else start
+        return run_segments_sharded(trainer, keys, segments, on_segment, states=states, done=done,
+                                    after_segment=after_segment)
     if start is None:
         states, done = jax.jit(jax.vmap(trainer.init))(keys), 0
     else:

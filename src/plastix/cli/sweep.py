@@ -1,0 +1,111 @@
+"""``plastix sweep CONFIG``: grid / random search and population-based training on Ray Tune.
+
+Writes to the output directory: ``summary.json`` (metric, mode, best trial, every trial's
+config and final metric), ``trials.csv`` (one row per trial) and ``ray/`` (Tune's own trial
+directories and checkpoints). See docs/scaling.md for the config format and clusters.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import datetime
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import tyro
+
+from plastix.errors import PlastixError
+
+SUMMARY = "summary.json"
+TRIALS = "trials.csv"
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepArgs:
+    """Search hyperparameters of a plastix trainer (grid, random, PBT) with Ray Tune."""
+
+    config: Annotated[str, tyro.conf.Positional]
+    """Sweep config, a .json or .toml file (trainer, fixed settings, search space, scheduler)."""
+    address: str | None = None
+    """Address of a running Ray cluster (e.g. auto, or ray://HEAD:10001); None = start a local Ray."""
+    num_cpus: int = 2
+    """CPUs of the local Ray (ignored with --address); one trial runs per CPU."""
+    cpus_per_trial: float = 1.0
+    """CPUs Ray reserves for each trial."""
+    out: str | None = None
+    """Output directory (must not exist or be empty); default sweeps/<name>-<time>."""
+    storage: str | None = None
+    """Where Tune keeps trial checkpoints; None = OUT/ray. On a multi-node cluster give a path
+    every node shares (NFS) or a URI such as s3://bucket/path."""
+    json: bool = False
+    """Print only the summary as one JSON object on stdout."""
+
+    def run(self) -> int:
+        return run_sweep_command(self)
+
+
+def output_dir(args: SweepArgs, name: str) -> Path:
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = Path(args.out) if args.out else Path("sweeps") / f"{name}-{stamp}"
+    if path.exists() and any(path.iterdir()):
+        raise PlastixError(f"output directory {str(path)!r} already exists and is not empty; choose another --out.")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def write_trials_csv(path: Path, summary: dict) -> None:
+    keys = sorted({k for t in summary["trials"] for k in t["config"]})
+    fields = ["trial_id", *keys, summary["metric"], "update", "iterations", "restored_from_trial", "error"]
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        for t in summary["trials"]:
+            writer.writerow({"trial_id": t["trial_id"], **t["config"], summary["metric"]: t["metric"],
+                             "update": t["update"], "iterations": t["iterations"],
+                             "restored_from_trial": t["restored_from_trial"], "error": t["error"] or ""})
+
+
+def print_table(summary: dict, out: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    keys = sorted({k for t in summary["trials"] for k in t["config"]})
+    table = Table(title=f"{summary['name']}: {summary['metric']} ({summary['mode']})")
+    for column in ("trial", *keys, summary["metric"], "update"):
+        table.add_column(column)
+    best_id = summary["best"]["trial_id"] if summary["best"] else None
+    for t in summary["trials"]:
+        mark = " *" if t["trial_id"] == best_id else ""
+        metric = "error" if t["error"] else f"{t['metric']:.4g}"
+        table.add_row(t["trial_id"] + mark, *(f"{t['config'].get(k)!s:.10}" for k in keys), metric, str(t["update"]))
+    Console().print(table)
+    print(f"best: {json.dumps(summary['best']['config']) if summary['best'] else 'none (every trial failed)'}")
+    print(f"results: {out / SUMMARY}")
+
+
+def run_sweep_command(args: SweepArgs) -> int:
+    from plastix.sweep import load_spec, require_ray, run_sweep, summarize
+
+    require_ray()
+    spec = load_spec(args.config)  # validated, one trainer built: errors before Ray starts
+    out = output_dir(args, spec.name)
+    with contextlib.redirect_stdout(sys.stderr):  # Ray's own messages never mix with --json output
+        grid = run_sweep(spec, args.storage or out / "ray", address=args.address, num_cpus=args.num_cpus,
+                         cpus_per_trial=args.cpus_per_trial)
+    summary = summarize(spec, grid)
+    (out / SUMMARY).write_text(json.dumps(summary, indent=2, default=str))
+    write_trials_csv(out / TRIALS, summary)
+    if args.json:
+        print(json.dumps(summary, default=str))
+    else:
+        print_table(summary, out)
+    if summary["best"] is None:
+        raise PlastixError(f"every trial failed; see {out / SUMMARY} and the trial logs under {out / 'ray'}.")
+    return 0
+
+
+__all__ = ["SweepArgs", "run_sweep_command"]
