@@ -1,0 +1,80 @@
+"""`plastix train cartpole --algo dqn` in-process through the real dispatcher, the run directory,
+and the greedy evaluation of a dqn run (``plastix.dqn.train_cli.evaluate_run``)."""
+
+import csv
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import plastix.cli as cli
+from plastix.dqn import evaluate
+from plastix.dqn.train_cli import DQN_METRIC_NAMES, evaluate_run, is_dqn_run, load_dqn_config
+from plastix.dqn.trainer import build_setup
+from plastix.runs import load_params
+
+SMALL = ["--algo", "dqn", "--hidden", "8", "--batch-size", "8",
+         "--buffer-size", "400", "--learning-starts", "100", "--target-every", "50", "--train-every", "2",
+         "--total-steps", "400", "--log-every", "200", "--seeds", "2", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "dqn-run"
+    assert cli.main(["train", "cartpole", *SMALL, "--out", str(out)]) == 0
+    return out
+
+
+def test_train_writes_config_metrics_params_and_plot(run_dir):
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["seeds"] == [0, 1]
+    resolved = config["config"]["resolved"]
+    assert resolved["core"] == "mlp" and resolved["total_steps"] == 400 and resolved["steps_per_log"] == 200
+    with open(run_dir / "metrics.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["step", "wall_time", "seed", *DQN_METRIC_NAMES]
+    assert [int(r["step"]) for r in rows] == [200, 200, 400, 400]
+    # ε at step 400 of 400 with the defaults 1 → 0.05 over half the run
+    assert float(rows[-1]["charts/epsilon"]) == pytest.approx(0.05)
+    assert (run_dir / "params.npz").exists() and (run_dir / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert is_dqn_run(run_dir)
+
+
+def test_evaluate_run_is_greedy_evaluation_of_saved_params(run_dir):
+    out = evaluate_run(run_dir, episodes=4, seed=3)
+    config, seeds = load_dqn_config(run_dir)
+    setup = build_setup(config)
+    template = setup.network.init(jax.random.PRNGKey(0))
+    run = jax.jit(lambda p: evaluate(setup, p, jax.random.PRNGKey(3), 4))
+    for i in range(len(seeds)):
+        want = float(jnp.mean(run(load_params(run_dir, template, seed_index=i))))
+        assert out["per_seed"][i] == pytest.approx(want)
+    assert out["mean_return"] == pytest.approx(np.mean(out["per_seed"])) and out["policy"] == "greedy"
+
+
+def test_flags_reach_the_config():
+    from plastix.cli.args import TrainArgs
+    from plastix.dqn.train_cli import resolve_dqn_config
+
+    args = TrainArgs(task="cartpole", algo="dqn", double=True, dueling=True, per=True, n_step=3, core="gru",
+                     burn_in=4, optimizer="rmsprop", loss="mse", per_alpha=0.5, per_beta=0.3, total_steps=20_000)
+    config = resolve_dqn_config(args)
+    assert (config.double, config.dueling, config.per, config.n_step) == (True, True, True, 3)
+    assert (config.core, config.burn_in, config.seq_len) == ("gru", 4, 8)  # seq_len: recurrent default
+    assert (config.optimizer, config.loss, config.per_alpha, config.per_beta) == ("rmsprop", "mse", 0.5, 0.3)
+    # the cartpole defaults of train_cli.DQN_DEFAULTS, 50 log points
+    assert (config.buffer_size, config.target_every, config.train_every, config.steps_per_log) == (50_000, 500, 2, 400)
+
+
+@pytest.mark.parametrize("flags, match", [
+    (["--buffer-size", "4", "--batch-size", "8"], "smaller than a batch"),
+    (["--epsilon-start", "0.01", "--epsilon-end", "0.5"], "must not increase"),
+    (["--env-opt", "episode_length=0"], "episode_length"),
+])
+def test_bad_flags_are_errors_before_training(tmp_path, capsys, flags, match):
+    out = tmp_path / "bad"
+    assert cli.main(["train", "cartpole", "--algo", "dqn", "--quiet", "--out", str(out), *flags]) != 0
+    assert match in capsys.readouterr().err
+    assert not out.exists()
