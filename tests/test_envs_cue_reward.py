@@ -175,6 +175,28 @@ def test_distinct_cues_even_when_collisions_are_likely():
 def test_presets():
     env, params = make_env("cue-reward", preset="paper")
     assert (env.n_cues, env.cue_bits, params.episode_length) == (4, 20, 200)
+    env, params = make_env("cue-reward", preset="quick")
+    assert (env.n_cues, env.cue_bits, env.fixed_cues, params.episode_length) == (4, 20, True, 40)
+
+
+def test_fixed_cues_are_the_same_in_every_episode_and_trials_still_vary():
+    env, params = make_env("cue-reward", preset="quick")
+    free, _ = make_env("cue-reward", episode_length=40)
+    keys = jax.random.split(jax.random.PRNGKey(5), 6)
+    states = [env.reset(k, params)[1] for k in keys]
+    expected = free.sample_cues(jax.random.split(jax.random.PRNGKey(0))[0])  # the documented draw
+    for st in states:
+        np.testing.assert_array_equal(st.cues, expected)
+        assert int(st.rewarded) == int(states[0].rewarded)
+    assert len({tuple(np.asarray(st.schedule)) for st in states}) > 1  # trials are still random
+    free_cues = {np.asarray(free.reset(k, params)[1].cues).tobytes() for k in keys}
+    assert len(free_cues) == len(keys)  # without fixed_cues, every episode draws its own
+    other = dataclasses.replace(env, cue_seed=1).reset(keys[0], params)[1]
+    assert not np.array_equal(other.cues, expected)
+    # an auto-reset inside a rollout brings the same cues back
+    tr = rollout(env, params, random_policy(2), jax.random.PRNGKey(1), 90)
+    np.testing.assert_array_equal(tr.state.cues[-1], expected)
+    assert bool(jnp.any(tr.truncated))
 
 
 @pytest.mark.parametrize(
@@ -189,6 +211,8 @@ def test_presets():
         {"flip_prob": 1.5},
         {"reward_value": float("nan")},
         {"n_cue": 4},  # unknown setting
+        {"fixed_cues": 1},
+        {"cue_seed": -1},
         {"preset": "hard"},
     ],
 )

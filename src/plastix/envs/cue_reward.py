@@ -4,6 +4,7 @@ Episode. Draw ``n_cues`` distinct random cues c_0..c_{n−1} ∈ {−1, +1}^{cue
 rewarded cue index k* uniformly. The episode is a run of trials with no reset of the agent's
 hidden state between them (only between episodes), and lasts ``episode_length`` = T steps
 (120 in the released code, 200 in the paper); it is *truncated* at T, mid-trial if need be.
+With ``fixed_cues`` the cues and k* are the same in every episode (drawn from ``cue_seed``).
 
 Trial (our reading of the released code, ``--ni 4``): length L = n_shown + 3 + U{0..n−1}
 with n_shown = n_cues // 2, i.e. L uniform in {5, 6, 7, 8} for 4 cues. Step 0 is blank;
@@ -85,22 +86,36 @@ class CueReward(Environment):
     Attributes:
       n_cues: number of cues per episode (>= 2); n_cues // 2 are shown per trial.
       cue_bits: bits per cue (>= 1, with 2**cue_bits >= n_cues so the cues can differ).
+      fixed_cues: if True, every episode uses the same cues and rewarded cue, drawn from
+        ``PRNGKey(cue_seed)`` (the trials are still random): the association is then learned
+        once, across episodes, by the weights — the ``quick`` preset of the main job.
+      cue_seed: seed of the fixed cues (>= 0).
     """
 
     n_cues: int = 4
     cue_bits: int = 20
+    fixed_cues: bool = False  # True: the same cues and rewarded cue in every episode (preset "quick")
+    cue_seed: int = 0  # the seed those fixed cues are drawn from
 
     name: ClassVar[str] = "cue-reward"
     params_class: ClassVar[type] = CueRewardParams
     PRESETS: ClassVar[dict] = {
         "default": {},  # released code: 4 cues of 20 bits, 120 steps
         "paper": {"episode_length": 200},  # Miconi et al. 2019: 200 steps
-        "easy": {"n_cues": 2, "cue_bits": 4, "episode_length": 60},  # fast demos
+        "easy": {"n_cues": 2, "cue_bits": 4, "episode_length": 60},  # fewer, shorter cues
+        # the main job: the released task with its cues and rewarded cue fixed for the whole
+        # training, so there is no association to discover within an episode, only one to learn
+        # across episodes (docs/rl-training.md: every preset with per-episode cues stays at
+        # chance for at least 12,000 updates at small sizes)
+        "quick": {"fixed_cues": True, "episode_length": 40},
     }
 
     def __post_init__(self):
         check_setting_int(self.name, "n_cues", self.n_cues, 2)
         check_setting_int(self.name, "cue_bits", self.cue_bits, 1)
+        check_setting_int(self.name, "cue_seed", self.cue_seed, 0)
+        if not isinstance(self.fixed_cues, bool):
+            raise PlastixError(f"{self.name}: fixed_cues must be true or false, got {self.fixed_cues!r}.")
         if self.cue_bits < 63 and 2**self.cue_bits < self.n_cues:
             raise PlastixError(
                 f"{self.name}: {self.n_cues} distinct cues need 2**cue_bits >= n_cues, got "
@@ -184,6 +199,8 @@ class CueReward(Environment):
 
     def reset_env(self, key, params):
         k_cues, k_rew, k_trial = jax.random.split(key, 3)
+        if self.fixed_cues:  # the same draw in every episode, whatever the episode key
+            k_cues, k_rew = jax.random.split(jax.random.PRNGKey(self.cue_seed))
         schedule, L = self.sample_trial(k_trial)
         state = CueRewardState(
             cues=self.sample_cues(k_cues),
