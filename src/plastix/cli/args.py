@@ -33,11 +33,13 @@ class TrainArgs:
     hidden: int | None = None
     """Hidden size n of the core; None = 64 for sequence tasks, the RL task's default otherwise."""
     seq_len: int | None = None
-    """Sequence length T (sequence tasks); None = the task's default."""
+    """Sequence length T (sequence tasks), or learning positions per replayed window (dqn with a recurrent
+    core, None = 8); None = the task's default."""
     total_steps: int | None = None
     """Budget per seed: training sequences (supervised) or environment steps (RL); None = task default."""
-    batch_size: int = 32
-    """Sequences per gradient step (supervised; RL tasks use --episodes)."""
+    batch_size: int | None = None
+    """Sequences per gradient step (supervised, None = 32) or replayed windows per update (dqn, None = 64);
+    a2c/reinforce use --episodes."""
     lr: float | None = None
     """Learning rate / step size; None = the algorithm's default."""
     clip_norm: float | None = None
@@ -90,8 +92,12 @@ class TrainArgs:
     """dqn: ε at the start of the linear exploration schedule."""
     epsilon_end: float = 0.05
     """dqn: ε at the end of the schedule (and after it)."""
-    exploration_fraction: float = 0.5
-    """dqn: fraction of the budget over which ε decays linearly from start to end."""
+    exploration_fraction: float | None = None
+    """dqn: fraction of the budget over which ε decays linearly from start to end; None = the task's
+    default (cartpole 0.1, else 0.5)."""
+    lr_end: float | None = None
+    """dqn: anneal the learning rate linearly from --lr to this over the updates; None = the task's default
+    (cartpole 0, else constant)."""
     per_alpha: float = 0.6
     """dqn --per: priority exponent α."""
     per_beta: float = 0.4

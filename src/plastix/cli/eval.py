@@ -79,7 +79,13 @@ def evaluate_run(run_dir: Path, episodes: int, greedy: bool, seed: int) -> dict:
 
 
 def run_eval(args: EvalArgs) -> int:
-    result = evaluate_run(Path(args.run_dir), args.episodes, args.greedy, args.seed)
+    from plastix.dqn.train_cli import evaluate_run as evaluate_dqn_run, is_dqn_run
+
+    if is_dqn_run(Path(args.run_dir)):  # a Q-network acts greedily (ε = 0)
+        result = evaluate_dqn_run(Path(args.run_dir), args.episodes, args.seed)
+        result.setdefault("policy", "greedy")
+    else:
+        result = evaluate_run(Path(args.run_dir), args.episodes, args.greedy, args.seed)
     if args.json:
         print(json.dumps(result))
         return 0

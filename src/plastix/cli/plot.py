@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import tyro
 
@@ -24,6 +24,19 @@ class PlotArgs:
     metric: str | None = None
     """Metric column of metrics.csv to plot, e.g. charts/eval_loss, losses/train_loss; None =
     charts/eval_metric for sequence runs, charts/episodic_return for RL runs."""
+    band: Literal["iqr", "ci"] = "iqr"
+    """Band over seeds: iqr = median and 25–75th percentiles; ci = interquartile mean and its
+    95% bootstrap confidence interval (seeds resampled; plastix.stats)."""
+    trace: bool = False
+    """Instead of learning curves: the Hebbian trace (heat maps, norm over time) and M(t) of one
+    episode of each run's trained plastic agent, events marked; writes <run>/trace.png."""
+    path: bool = False
+    """Instead of learning curves (meta-maze runs): the agent's path over one episode on the
+    grid (walls, reward cell, teleports); writes <run>/path.png."""
+    seed_index: int = 0
+    """With --trace/--path: which trained seed of the run (index into its seed list)."""
+    episode_seed: int = 0
+    """With --trace/--path: the PRNG seed of the pictured episode."""
 
     def run(self) -> int:
         return run_plot(self)
@@ -61,6 +74,8 @@ def default_metric(runs: list[tuple[str, list[dict]]]) -> str:
 def run_plot(args: PlotArgs) -> int:
     if not args.runs:
         raise PlastixError("give at least one run directory.")
+    if args.trace or args.path:
+        return run_pictures(args)
     dirs = [Path(r) for r in args.runs]
     runs, configs = [], []
     for d in dirs:
@@ -74,7 +89,7 @@ def run_plot(args: PlotArgs) -> int:
 
     metric = args.metric or default_metric(runs)
     baseline = common_baseline(configs) if metric == "charts/eval_metric" else None
-    plot_runs(runs, [metric], out, baseline=baseline)
+    plot_runs(runs, [metric], out, baseline=baseline, band=args.band)
     print(f"wrote {out}")
     for d, config in zip(dirs, configs, strict=True):
         if config.get("config", {}).get("args", {}).get("algo") in ("q-learning", "sarsa"):
@@ -90,3 +105,13 @@ def plot_grid(run_dir: Path) -> list[Path]:
         print(f"(no grid plots for {run_dir}: plastix.mdp.plots is not available)")
         return []
     return list(plot_grid_run(run_dir))
+
+
+def run_pictures(args: PlotArgs) -> int:
+    """``--trace`` / ``--path``: one episode's pictures per run (``plastix.rl.plots``)."""
+    from plastix.rl.plots import plot_run_pictures
+
+    for d in args.runs:
+        for path in plot_run_pictures(Path(d), args.trace, args.path, args.seed_index, args.episode_seed):
+            print(f"wrote {path}")
+    return 0

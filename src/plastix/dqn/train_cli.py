@@ -32,11 +32,16 @@ class DQNDefaults(NamedTuple):
     train_every: int
     hidden: int
     lr: float
+    lr_end: float | None = None  # linear decay of the step size to this (None: constant)
+    exploration_fraction: float = 0.5
+    batch_size: int = 64
+    clip_norm: float = 10.0
 
 
 # Per task; "*" for any other (CleanRL's dqn.py settings where they fit; MinAtar: Young & Tian 2019).
 DQN_DEFAULTS = {
-    "cartpole": DQNDefaults(50_000, 50_000, 500, 1_000, 2, 128, 1e-3),
+    # tests/test_dqn_trainer.py: seeds 1 and 2 reach 500 (ε = 0, 10 episodes) with these
+    "cartpole": DQNDefaults(100_000, 100_000, 500, 1_000, 2, 128, 1e-3, lr_end=0.0, exploration_fraction=0.1),
     "*": DQNDefaults(100_000, 10_000, 500, 1_000, 2, 64, 1e-3),
 }
 MINATAR_DEFAULTS = DQNDefaults(500_000, 100_000, 1_000, 5_000, 1, 128, 2.5e-4)
@@ -65,7 +70,7 @@ def round_budget(total: int, train_every: int, log_every: int | None) -> tuple[i
 def resolve_dqn_config(args) -> DQNConfig:
     """TrainArgs -> a validated DQNConfig."""
     from plastix.cli.args import parse_options
-    from plastix.cli.train import parse_core_options
+    from plastix.cli.train import clip_norm, parse_core_options
 
     if args.teacher_forcing or args.grad != "bptt":
         raise PlastixError("--teacher-forcing and --grad are for sequence tasks, not --algo dqn.")
@@ -80,11 +85,12 @@ def resolve_dqn_config(args) -> DQNConfig:
         env_settings=tuple(sorted(parse_options(args.env_opt, "environment settings").items())),
         core=core, core_options=parse_core_options(args), hidden=pick(args.hidden, d.hidden),
         double=args.double, dueling=args.dueling, per=args.per, n_step=args.n_step,
-        buffer_size=pick(args.buffer_size, d.buffer_size), batch_size=args.batch_size, gamma=pick(args.gamma, 0.99),
-        lr=pick(args.lr, d.lr), optimizer=args.optimizer, loss=args.loss, clip_norm=args.clip_norm,
+        buffer_size=pick(args.buffer_size, d.buffer_size), batch_size=pick(args.batch_size, d.batch_size),
+        gamma=pick(args.gamma, 0.99), lr=pick(args.lr, d.lr), lr_end=pick(args.lr_end, d.lr_end),
+        optimizer=args.optimizer, loss=args.loss, clip_norm=clip_norm(args.clip_norm, d.clip_norm),
         target_every=target_every, learning_starts=pick(args.learning_starts, d.learning_starts),
         train_every=train_every, epsilon_start=args.epsilon_start, epsilon_end=args.epsilon_end,
-        exploration_fraction=args.exploration_fraction, per_alpha=args.per_alpha, per_beta=args.per_beta,
+        exploration_fraction=pick(args.exploration_fraction, d.exploration_fraction), per_alpha=args.per_alpha, per_beta=args.per_beta,
         burn_in=args.burn_in, seq_len=pick(args.seq_len, 1 if core == "mlp" else RECURRENT_SEQ_LEN),
         total_steps=total, steps_per_log=per_log, dtype=args.dtype)
     validate(config)
