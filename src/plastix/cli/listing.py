@@ -8,7 +8,7 @@ import importlib
 import json
 
 GRID_ALGORITHMS = ("q-learning", "sarsa")
-RL_ALGORITHMS = ("a2c", "reinforce")
+RL_ALGORITHMS = ("a2c", "reinforce", "dqn")  # dqn: discrete-action environments (plastix.dqn)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,6 +77,8 @@ def run_list(args: ListArgs) -> int:
         table.add_row(*(t.get(col, "") for col in cols))
     console.print(table)
     console.print(f"cores: {', '.join(cat['cores'])}")
+    console.print("outside environments: gymnax:<id> (e.g. gymnax:CartPole-v1, gymnax:MemoryChain-bsuite, "
+                  "gymnax:Breakout-MinAtar; jitted) and gymnasium:<id> (a host loop)")
     console.print(f"algorithms: {', '.join(cat['algorithms'])}")
     console.print(f"gradient methods: {', '.join(cat['gradient_methods'])}")
     return 0
