@@ -69,20 +69,21 @@ class AgentOut(NamedTuple):
 
 
 def agent_core_names() -> tuple[str, ...]:
-    """Every core an agent can use: the registered cores (but the fixed-reservoir esn) + mlp."""
-    return (*[c for c in CORES if c != "esn"], FEED_FORWARD)
+    """Every core an agent can use: the registered cores (but the fixed-reservoir esn and jordan,
+    which feeds back its own output layer) + mlp."""
+    return (*[c for c in CORES if c not in ("esn", "jordan")], FEED_FORWARD)
 
 
 def make_agent_core(name: str, input_size: int, hidden: int, dtype: str = "float32", **options) -> Core:
     """The core ``name`` (``plastix.cores.make_core``, or ``"mlp"`` for ``FeedForward``)."""
+    if name == "jordan":
+        raise PlastixError("core 'jordan' feeds back its own output layer; use it in supervised tasks.")
     if name not in agent_core_names():
         raise unknown_name("agent core", name, agent_core_names())
     if name == FEED_FORWARD:
         if options:
             raise PlastixError(f"core 'mlp' takes no options, got {sorted(options)}.")
         return FeedForward(input_size=input_size, hidden_size=hidden, dtype=dtype)
-    if name == "jordan":
-        raise PlastixError("core 'jordan' feeds back its own output layer; use it in supervised tasks.")
     return make_core(name, input_size, hidden, dtype=dtype, **options)
 
 
