@@ -45,7 +45,7 @@ from plastix.dqn.replay import Replay, Step, window_priority
 from plastix.dqn.targets import bootstrap_values, linear_schedule, td_loss, window_targets
 from plastix.errors import PlastixError
 from plastix.rl.agent import make_agent_core
-from plastix.train.supervised import MAX_SKIPS, Trainer
+from plastix.train.supervised import MAX_SKIPS, Trainer, assemble_trainer
 
 
 class Actors(NamedTuple):
@@ -285,21 +285,11 @@ def init_state(setup: Setup, key: jax.Array) -> TrainState:
                       actors, k_train, zero, zero, zero)
 
 
-def run_logs(setup: Setup, state: TrainState, num_logs: int) -> tuple[TrainState, dict]:
-    """``num_logs`` log chunks; metrics have a trailing axis of length num_logs."""
-    return lax.scan(functools.partial(log_chunk, setup), state, None, num_logs)
 
 
 def make_trainer(config: DQNConfig, env_and_params=None) -> Trainer:
     """Validate ``config`` (errors before any tracing) and build the pure functions."""
-    setup = build_setup(config, env_and_params)
-    init = functools.partial(init_state, setup)
-    run = functools.partial(run_logs, setup)
-
-    def train(key):
-        return run(init(key), config.num_logs)
-
-    return Trainer(init, run, train, setup)
+    return assemble_trainer(build_setup(config, env_and_params), init_state, log_chunk)
 
 
 def episode_limit(env_params, default: int = 1000) -> int:

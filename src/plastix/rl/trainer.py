@@ -60,7 +60,7 @@ from plastix.grads.hand import HAND_BPTT_CORES, hand_scan
 from plastix.rl.agent import ActorCritic, AgentParams, make_agent_core
 from plastix.rl.losses import a2c_loss, batch_mean_baseline, entropy, log_prob, reinforce_loss, value_loss
 from plastix.rl.returns import discount_from_done, discounted_returns, reward_to_go
-from plastix.train.supervised import Trainer, make_optimizer, run_segments, seed_keys
+from plastix.train.supervised import Trainer, assemble_trainer, make_optimizer, run_segments, seed_keys
 
 ALGOS = ("a2c", "reinforce")
 GRADS = ("auto", "hand-bptt", "bptt", "rollout")
@@ -405,21 +405,11 @@ def init_state(setup: Setup, key: jax.Array) -> TrainState:
                       NonFinite(none, none, none, none))
 
 
-def run_logs(setup: Setup, state: TrainState, num_logs: int) -> tuple[TrainState, dict]:
-    """``num_logs`` log chunks; metrics have a trailing axis of length num_logs."""
-    return lax.scan(functools.partial(log_chunk, setup), state, None, num_logs)
 
 
 def make_trainer(config: RLConfig, env_and_params=None) -> Trainer:
     """Validate ``config`` and build the pure functions (``env_and_params`` overrides the env)."""
-    setup = build_setup(config, env_and_params)
-    init = functools.partial(init_state, setup)
-    run = functools.partial(run_logs, setup)
-
-    def train(key):
-        return run(init(key), config.num_logs)
-
-    return Trainer(init, run, train, setup)
+    return assemble_trainer(build_setup(config, env_and_params), init_state, log_chunk)
 
 
 # ---------------------------------------------------------------- host side

@@ -224,9 +224,6 @@ def init_state(setup: Setup, key: jax.Array) -> TrainState:
     return TrainState(params, setup.optimizer.init(params), k_train, jnp.zeros((), jnp.int32))
 
 
-def run_logs(setup: Setup, state: TrainState, num_logs: int) -> tuple[TrainState, dict]:
-    """``num_logs`` log chunks; metrics have a trailing axis of length num_logs."""
-    return lax.scan(functools.partial(log_chunk, setup), state, None, num_logs)
 
 
 def check_traceable(setup: Setup) -> None:
@@ -248,11 +245,21 @@ def make_trainer(config: SupervisedConfig, grad_method: GradMethod | None = None
     method = grad_method or make_grad(config.grad, config.trunc_window, config.trunc_stride)
     setup = Setup(config, task, model, method, make_optimizer(config))
     check_traceable(setup)
+    return assemble_trainer(setup, init_state, log_chunk)
+
+
+def assemble_trainer(setup, init_state: Callable, log_chunk: Callable) -> Trainer:
+    """The ``Trainer`` of every plastix trainer from its two pure pieces:
+    ``init_state(setup, key) -> state`` and ``log_chunk(setup, state, _) -> (state, metrics)``
+    (one log point). ``run(state, n)`` scans ``n`` log chunks (metrics get a trailing axis n);
+    ``train(key)`` runs ``setup.config.num_logs`` of them from ``init_state``."""
     init = functools.partial(init_state, setup)
-    run = functools.partial(run_logs, setup)
+
+    def run(state, num_logs: int):
+        return lax.scan(functools.partial(log_chunk, setup), state, None, num_logs)
 
     def train(key):
-        return run(init(key), config.num_logs)
+        return run(init(key), setup.config.num_logs)
 
     return Trainer(init, run, train, setup)
 
