@@ -65,7 +65,7 @@ def test_flags_reach_the_config():
     assert (config.core, config.burn_in, config.seq_len) == ("gru", 4, 8)  # seq_len: recurrent default
     assert (config.optimizer, config.loss, config.per_alpha, config.per_beta) == ("rmsprop", "mse", 0.5, 0.3)
     # the cartpole defaults of train_cli.DQN_DEFAULTS, 50 log points
-    assert (config.buffer_size, config.target_every, config.train_every, config.steps_per_log) == (50_000, 500, 2, 400)
+    assert (config.buffer_size, config.target_every, config.train_every, config.steps_per_log) == (100_000, 500, 2, 400)
 
 
 @pytest.mark.parametrize("flags, match", [

@@ -193,7 +193,7 @@ def check_pbt_exploit(tmp_path):
     grid = run_sweep(spec, tmp_path / "ray")
     summary = summarize(spec, grid)
     assert len(summary["trials"]) == 2 and all(t["error"] is None for t in summary["trials"])
-    assert all(t["update"] == 2 for t in summary["trials"])  # every trial ends at the budget
+    assert all(t["update"] == 2 for t in summary["trials"]), summary["trials"]  # every trial ends at the budget
     ids = {t["trial_id"] for t in summary["trials"]}
     exploits = []
     for result in grid:

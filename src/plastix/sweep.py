@@ -40,6 +40,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -326,7 +327,25 @@ def trial_report(spec: SweepSpec, metrics: dict, state, restored: dict, trial_id
             "restored_from_update": restored.get("update", -1), "restored_from_trial": restored.get("trial", "")}
 
 
-def sweep_trainable(params: dict, spec: SweepSpec) -> None:
+HISTORY = "plastix_history"  # <storage>/<name>/plastix_history/<trial_id>.jsonl: every report, as made
+
+
+def append_history(history_dir: str | None, trial_id: str, report: dict, params: dict, iteration: int) -> None:
+    """Append one report to the trial's own history file (flushed before ``tune.report``, which
+    may stop the actor). Ray syncs ``result.json`` to the storage path lazily — after a run its
+    last lines can be missing — so the summary reads these files instead."""
+    if history_dir is None:
+        return
+    path = Path(history_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    line = json.dumps({**report, "config": params, "training_iteration": iteration, "trial_id": trial_id})
+    with open(path / f"{trial_id}.jsonl", "a", encoding="utf-8") as fh:
+        fh.write(line + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def sweep_trainable(params: dict, spec: SweepSpec, history_dir: str | None = None) -> None:
     """Ray Tune function trainable: train ``spec.seeds`` with ``fixed ∪ params``, reporting and
     checkpointing every ``logs_per_report`` log points; continues a checkpoint if Tune gives one."""
     from ray import tune
@@ -349,10 +368,11 @@ def sweep_trainable(params: dict, spec: SweepSpec) -> None:
         n = min(spec.logs_per_report, config.num_logs - done)
         states, metrics = run(states, n)
         done += n
+        report = trial_report(spec, jax.device_get(metrics), states, restored, trial_id)
+        append_history(history_dir, trial_id, report, params, -(-done // spec.logs_per_report))
         with tempfile.TemporaryDirectory() as directory:
             save_state(directory, states, {"trial": trial_id, "params": params})
-            tune.report(trial_report(spec, jax.device_get(metrics), states, restored, trial_id),
-                        checkpoint=tune.Checkpoint.from_directory(directory))
+            tune.report(report, checkpoint=tune.Checkpoint.from_directory(directory))
 
 
 def init_ray(ray, address: str | None, num_cpus: int) -> bool:
@@ -377,8 +397,10 @@ def run_sweep(spec: SweepSpec, storage: str | os.PathLike, address: str | None =
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     started = init_ray(ray, address, num_cpus)
     try:
-        trainable = tune.with_resources(tune.with_parameters(sweep_trainable, spec=spec), {"cpu": cpus_per_trial})
         storage = str(storage) if "://" in str(storage) else str(Path(storage).resolve())
+        history = None if "://" in storage else str(Path(storage) / spec.name / HISTORY)
+        trainable = tune.with_resources(tune.with_parameters(sweep_trainable, spec=spec, history_dir=history),
+                                        {"cpu": cpus_per_trial})
         tuner = tune.Tuner(
             trainable, param_space=param_space(spec, tune),
             tune_config=tune.TuneConfig(metric=spec.metric, mode=spec.mode, num_samples=spec.num_samples,
@@ -392,12 +414,24 @@ def run_sweep(spec: SweepSpec, storage: str | os.PathLike, address: str | None =
 
 
 def trial_history(result) -> list[dict]:
-    """Every report of one trial (its ``result.json`` lines), or [] if not readable locally."""
-    try:
-        lines = (Path(result.path) / "result.json").read_text().splitlines()
-    except (OSError, TypeError):
-        return []
-    return [json.loads(line) for line in lines if line.strip()]
+    """Every report of one trial: its own history file (``append_history``) when the storage is
+    local, else Ray's ``result.json`` lines; [] if neither is readable."""
+    # the id from the trial's own directory (<trainable>_<id>_<index>_<params>_<time>): after a PBT
+    # exploit ``result.metrics`` may be the donor's
+    match = re.search(r"_([0-9a-f]+_\d{5})_", Path(result.path).name) if result.path else None
+    trial_id = match.group(1) if match else (result.metrics or {}).get("trial_id")
+    candidates = []
+    if trial_id and result.path:
+        candidates.append(Path(result.path).parent / HISTORY / f"{trial_id}.jsonl")
+    if result.path:
+        candidates.append(Path(result.path) / "result.json")
+    for path in candidates:
+        try:
+            lines = path.read_text().splitlines()
+        except (OSError, TypeError):
+            continue
+        return [json.loads(line) for line in lines if line.strip()]
+    return []
 
 
 def last_metrics(result) -> dict:
