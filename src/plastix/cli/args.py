@@ -96,8 +96,8 @@ class TrainArgs:
     """dqn: fraction of the budget over which ε decays linearly from start to end; None = the task's
     default (cartpole 0.1, else 0.5)."""
     lr_end: float | None = None
-    """dqn: anneal the learning rate linearly from --lr to this over the updates; None = the task's default
-    (cartpole 0, else constant)."""
+    """anneal the learning rate linearly from --lr to this over the updates (every gradient trainer); None =
+    the default: constant, except dqn on cartpole (0)."""
     per_alpha: float = 0.6
     """dqn --per: priority exponent α."""
     per_beta: float = 0.4

@@ -57,7 +57,7 @@ def resolve_config(args: TrainArgs):
         task=task.name, core=args.core or "lstm", hidden=64 if args.hidden is None else args.hidden, grad=args.grad,
         trunc_window=args.trunc_window, trunc_stride=args.trunc_stride,
         seq_len=task.default_T if args.seq_len is None else args.seq_len,
-        batch_size=args.batch_size, lr=task.default_lr if args.lr is None else args.lr,
+        batch_size=args.batch_size, lr=task.default_lr if args.lr is None else args.lr, lr_end=args.lr_end,
         clip_norm=clip_norm(args.clip_norm, 1.0), num_updates=(num_updates // per_log) * per_log,
         updates_per_log=per_log, dtype=args.dtype, p_teacher=args.teacher_forcing,
         core_options=parse_core_options(args),
@@ -97,7 +97,7 @@ def check_common(args: TrainArgs) -> list[int]:
 RESUME_FREE = ("resume", "quiet", "no_plot", "keep_checkpoints", "max_skipped", "tensorboard")
 DQN_ONLY = ("double", "dueling", "per", "n_step", "buffer_size", "target_every", "learning_starts", "train_every",
             "epsilon_start", "epsilon_end", "exploration_fraction", "per_alpha", "per_beta", "loss", "optimizer",
-            "burn_in", "lr_end")
+            "burn_in")
 
 
 def resume_args(args: TrainArgs) -> TrainArgs:
@@ -431,7 +431,7 @@ def resolve_rl_config(args: TrainArgs):
         batch_size=episodes, gamma=or_default(args.gamma, defaults.gamma),
         value_coef=or_default(args.value_coef, defaults.value_coef),
         entropy_coef=or_default(args.entropy_coef, defaults.entropy_coef), lr=or_default(args.lr, defaults.lr),
-        clip_norm=clip_norm(args.clip_norm, defaults.clip),
+        lr_end=args.lr_end, clip_norm=clip_norm(args.clip_norm, defaults.clip),
         num_updates=(num_updates // per_log) * per_log, updates_per_log=per_log, dtype=args.dtype)
     validate(config)
     return config

@@ -18,6 +18,7 @@ One update (Miconi et al. 2019, Backpropamine; Mnih et al. 2016, A2C; Williams 1
     L = (1 / (B T)) Σ_b L_b                     (Backpropamine divides by batch and length)
     g = ∇_θ L by BPTT over the stored trajectory (below)
     θ ← θ + Adam_lr(clip_{global norm}(g)),  skipped and counted if g is not finite
+                (lr constant, or linear from lr to lr_end over the updates)
 
 The gradient. The rollout itself is run without gradients; the loss is then recomputed from
 the stored observations o_1..o_T and episode starts: h_{1..T} = scan of the core over them
@@ -60,7 +61,8 @@ from plastix.grads.hand import HAND_BPTT_CORES, hand_scan
 from plastix.rl.agent import ActorCritic, AgentParams, make_agent_core
 from plastix.rl.losses import a2c_loss, batch_mean_baseline, entropy, log_prob, reinforce_loss, value_loss
 from plastix.rl.returns import discount_from_done, discounted_returns, reward_to_go
-from plastix.train.supervised import Trainer, assemble_trainer, make_optimizer, run_segments, seed_keys
+from plastix.train.supervised import (Trainer, assemble_trainer, check_learning_rates, make_optimizer, run_segments,
+                                      seed_keys)
 
 ALGOS = ("a2c", "reinforce")
 GRADS = ("auto", "hand-bptt", "bptt", "rollout")
@@ -86,6 +88,7 @@ class RLConfig:
     value_coef: float = 0.1
     entropy_coef: float = 0.03
     lr: float = 1e-4
+    lr_end: float | None = None  # anneal Adam's step size linearly to lr_end over the updates (None: constant)
     clip_norm: float | None = 2.0
     num_updates: int = 100  # a multiple of updates_per_log
     updates_per_log: int = 10
@@ -172,8 +175,7 @@ def validate(config: RLConfig) -> None:
         value = getattr(config, name)
         if not (np.isfinite(value) and value >= 0):
             raise PlastixError(f"{name} must be a finite number >= 0, got {value!r}.")
-    if not (np.isfinite(config.lr) and config.lr > 0):
-        raise PlastixError(f"lr must be a positive finite number, got {config.lr!r}.")
+    check_learning_rates(config)
     if config.clip_norm is not None and not (np.isfinite(config.clip_norm) and config.clip_norm > 0):
         raise PlastixError(f"clip_norm must be positive (or None), got {config.clip_norm!r}.")
     if config.grad not in GRADS:

@@ -61,6 +61,7 @@ class SupervisedConfig:
     seq_len: int = 100  # task's T
     batch_size: int = 32
     lr: float = 1e-3
+    lr_end: float | None = None  # anneal the step size linearly from lr to lr_end over the updates (None: constant)
     clip_norm: float | None = 1.0
     num_updates: int = 1000  # a multiple of updates_per_log
     updates_per_log: int = 20
@@ -133,8 +134,7 @@ def validate(config: SupervisedConfig) -> TaskSpec:
     for name in ("hidden", "batch_size", "num_updates", "updates_per_log", "eval_batch_size"):
         check_positive_int(name, getattr(config, name))
     task.check_T(config.seq_len)
-    if not (np.isfinite(config.lr) and config.lr > 0):
-        raise PlastixError(f"lr must be a positive finite number, got {config.lr!r}.")
+    check_learning_rates(config)
     if config.clip_norm is not None and not (np.isfinite(config.clip_norm) and config.clip_norm > 0):
         raise PlastixError(f"clip_norm must be positive (or None), got {config.clip_norm!r}.")
     if not 0.0 <= config.p_teacher <= 1.0:
@@ -159,10 +159,24 @@ def build_model(config: SupervisedConfig, task: TaskSpec) -> SeqModel:
     return SeqModel(core, task.output_size, task.loss)
 
 
-def make_optimizer(config: SupervisedConfig) -> optax.GradientTransformation:
-    """Global-norm clipping then Adam, skipping any update whose gradient is not finite."""
+def check_learning_rates(config) -> None:
+    """``lr`` > 0 and finite; ``lr_end`` None or in [0, lr] (a decay, never a warm-up)."""
+    if not (np.isfinite(config.lr) and config.lr > 0):
+        raise PlastixError(f"lr must be a positive finite number, got {config.lr!r}.")
+    end = config.lr_end
+    if end is not None and not (isinstance(end, (int, float)) and np.isfinite(end) and 0 <= end <= config.lr):
+        raise PlastixError(f"lr_end must lie in [0, lr = {config.lr!r}] (or None: a constant step size), got {end!r}.")
+
+
+def make_optimizer(config) -> optax.GradientTransformation:
+    """Global-norm clipping then Adam, skipping any update whose gradient is not finite. The step
+    size is ``config.lr``, or decays linearly from ``lr`` to ``lr_end`` over ``num_updates``
+    (a skipped update does not advance the schedule: ``apply_if_finite`` keeps the old state)."""
     clip = optax.identity() if config.clip_norm is None else optax.clip_by_global_norm(config.clip_norm)
-    return optax.apply_if_finite(optax.chain(clip, optax.adam(config.lr)), MAX_SKIPS)
+    lr = config.lr
+    if config.lr_end is not None:
+        lr = optax.linear_schedule(config.lr, config.lr_end, config.num_updates)
+    return optax.apply_if_finite(optax.chain(clip, optax.adam(lr)), MAX_SKIPS)
 
 
 def sample_batch(setup: Setup, key: jax.Array, batch_size: int, p_teacher) -> Batch:
