@@ -14,6 +14,8 @@ Two tables, every number measured in this run on this machine:
    per-update times on a 2-core machine (issue 3: 1.4 s retroactive, 1.1 s plastic, 0.11 s
    non-plastic — quoted, not measured here). Peak memory: XLA's compiled
    ``memory_analysis().temp_size_in_bytes`` of one update (deterministic scratch size).
+   A first row per agent times the rollout alone (the B episodes, no loss, no gradient, no Adam
+   step): a floor under every gradient path, since each one runs at least this forward pass.
 
 2. Throughput for every agent core at batch B = 1, 30, 256, 1024 (hidden 64, 120 steps):
    agent steps per second (B · T / seconds per update), ``auto`` gradient path.
@@ -32,7 +34,7 @@ import time
 import jax
 
 from plastix.rl.agent import agent_core_names
-from plastix.rl.trainer import RLConfig, build_setup, init_state, update_step
+from plastix.rl.trainer import RLConfig, build_setup, init_state, rollout_batch, update_step
 
 PAPER_VARIANTS = {  # label -> (core, options, original PyTorch s/update quoted in issue 3)
     "non-plastic (elman)": ("elman", (), 0.11),
@@ -60,11 +62,29 @@ def time_update(config: RLConfig, repeats: int) -> tuple[float, float]:
     return statistics.median(times), temp
 
 
+def time_rollout(config: RLConfig, repeats: int) -> float:
+    """Median seconds of the batch's rollout alone under jit (no gradient): the floor."""
+    setup = build_setup(config)
+    params = init_state(setup, jax.random.key(0)).params
+    run = jax.jit(functools.partial(rollout_batch, setup)).lower(params, jax.random.key(1)).compile()
+    jax.block_until_ready(run(params, jax.random.key(1)))
+    times = []
+    for i in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(run(params, jax.random.key(2 + i)))
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def paper_table(repeats: int, hidden: int, batch: int, steps: int) -> list[str]:
     lines = ["| agent | gradient path | s / update | × rollout path | × original PyTorch (quoted) | temp MiB |",
              "|---|---|---:|---:|---:|---:|"]
     for label, (core, options, original) in PAPER_VARIANTS.items():
         base = None
+        floor = time_rollout(RLConfig(core=core, core_options=options, hidden=hidden, batch_size=batch,
+                                      env_settings=(("episode_length", steps),)), repeats)
+        lines.append(f"| {label} | none: rollout only (floor) | {floor:.3f} | — | {original / floor:.1f}× faster | — |")
+        print(lines[-1], flush=True)
         for grad in GRAD_PATHS:
             if grad == "hand-bptt" and core not in ("elman", "plastic-rnn", "neuromod-rnn"):
                 continue
