@@ -65,10 +65,11 @@ def test_eval_json_prints_one_object_equal_to_a_direct_evaluation(run_dir, capsy
 def test_train_bandit_with_reinforce_and_a_feed_forward_core(tmp_path):
     out = tmp_path / "bandit"
     argv = ["train", "bandit", "--algo", "reinforce", "--baseline", "batch-mean", "--core", "mlp", "--hidden", "4",
-            "--episodes", "4", "--total-steps", "40", "--quiet", "--no-plot", "--out", str(out)]
+            "--episodes", "4", "--total-steps", "40", "--lr-end", "0", "--quiet", "--no-plot", "--out", str(out)]
     assert cli.main(argv) == 0
     resolved = json.loads((out / "config.json").read_text())["config"]["resolved"]
     assert resolved["algo"] == "reinforce" and resolved["baseline"] == "batch-mean" and resolved["num_updates"] == 10
+    assert resolved["lr_end"] == 0.0 and resolved["lr"] > 0  # --lr-end reaches the policy-gradient trainer
     assert not (out / "curves.png").exists()
 
 

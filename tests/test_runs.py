@@ -138,6 +138,8 @@ def test_tiny_cli_run_creates_the_documented_files_and_columns(tmp_path, capsys)
     (["--double"], "--double only apply to --algo dqn"),
     (["--dtype", "float16"], "unknown dtype 'float16'"),
     (["--core", "lstmm"], "Did you mean 'lstm'"),
+    (["--lr", "0.01", "--lr-end", "0.5"], r"lr_end must lie in \[0, lr = 0.01\]"),
+    (["--lr-end", "-1"], r"--lr-end must lie in"),
 ])
 def test_invalid_flags_exit_nonzero_before_any_file_is_written(tmp_path, capsys, flags, message):
     import re

@@ -31,3 +31,13 @@ def check_finite_float(name: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise PlastixError(f"{name} must be a finite number, got {value!r}.")
     return value
+
+
+def check_step_sizes(lr, lr_end) -> None:
+    """A trainer's step sizes: ``lr`` > 0 and finite; ``lr_end`` None (constant) or in [0, lr]
+    (a linear decay, never a warm-up)."""
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (math.isfinite(lr) and lr > 0):
+        raise PlastixError(f"lr must be a positive finite number, got {lr!r}.")
+    if lr_end is not None and (isinstance(lr_end, bool) or not isinstance(lr_end, (int, float))
+                               or not (math.isfinite(lr_end) and 0 <= lr_end <= lr)):
+        raise PlastixError(f"lr_end must lie in [0, lr = {lr!r}] (or None: a constant step size), got {lr_end!r}.")

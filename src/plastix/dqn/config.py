@@ -6,7 +6,7 @@ import dataclasses
 import math
 from typing import Any
 
-from plastix.errors import PlastixError, check_positive_int, unknown_name
+from plastix.errors import PlastixError, check_positive_int, check_step_sizes, unknown_name
 from plastix.dqn.targets import LOSSES
 
 OPTIMIZERS = ("adam", "rmsprop")
@@ -123,10 +123,6 @@ def validate(config: DQNConfig) -> None:
         raise unknown_name("dqn loss", config.loss, LOSSES)
     if config.optimizer not in OPTIMIZERS:
         raise unknown_name("dqn optimizer", config.optimizer, OPTIMIZERS)
-    if not (isinstance(config.lr, (int, float)) and math.isfinite(config.lr) and config.lr > 0):
-        raise PlastixError(f"lr must be a positive finite number, got {config.lr!r}.")
-    if config.lr_end is not None and not (isinstance(config.lr_end, (int, float)) and math.isfinite(config.lr_end)
-                                          and 0 <= config.lr_end <= config.lr):
-        raise PlastixError(f"lr_end must lie in [0, lr = {config.lr!r}] (or None), got {config.lr_end!r}.")
+    check_step_sizes(config.lr, config.lr_end)
     if config.clip_norm is not None and not (math.isfinite(config.clip_norm) and config.clip_norm > 0):
         raise PlastixError(f"clip_norm must be positive (or None), got {config.clip_norm!r}.")

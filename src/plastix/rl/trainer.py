@@ -56,13 +56,12 @@ from jax import lax
 
 from plastix.cores.base import resolve_dtype, scan_core
 from plastix.envs import ENVS, make_env
-from plastix.errors import PlastixError, check_positive_int, unknown_name
+from plastix.errors import PlastixError, check_positive_int, check_step_sizes, unknown_name
 from plastix.grads.hand import HAND_BPTT_CORES, hand_scan
 from plastix.rl.agent import ActorCritic, AgentParams, make_agent_core
 from plastix.rl.losses import a2c_loss, batch_mean_baseline, entropy, log_prob, reinforce_loss, value_loss
 from plastix.rl.returns import discount_from_done, discounted_returns, reward_to_go
-from plastix.train.supervised import (Trainer, assemble_trainer, check_learning_rates, make_optimizer, run_segments,
-                                      seed_keys)
+from plastix.train.supervised import Trainer, assemble_trainer, make_optimizer, run_segments, seed_keys
 
 ALGOS = ("a2c", "reinforce")
 GRADS = ("auto", "hand-bptt", "bptt", "rollout")
@@ -175,7 +174,7 @@ def validate(config: RLConfig) -> None:
         value = getattr(config, name)
         if not (np.isfinite(value) and value >= 0):
             raise PlastixError(f"{name} must be a finite number >= 0, got {value!r}.")
-    check_learning_rates(config)
+    check_step_sizes(config.lr, config.lr_end)
     if config.clip_norm is not None and not (np.isfinite(config.clip_norm) and config.clip_norm > 0):
         raise PlastixError(f"clip_norm must be positive (or None), got {config.clip_norm!r}.")
     if config.grad not in GRADS:

@@ -39,7 +39,7 @@ from jax import lax
 
 from plastix.cores import CORES, core_class, make_core
 from plastix.cores.base import resolve_dtype
-from plastix.errors import PlastixError, check_positive_int, unknown_name
+from plastix.errors import PlastixError, check_positive_int, check_step_sizes, unknown_name
 from plastix.grads.base import Batch, GradMethod, ModelParams, SeqModel, batched_value_and_grad, bptt
 from plastix.tasks import TaskSpec, get_task
 
@@ -134,7 +134,7 @@ def validate(config: SupervisedConfig) -> TaskSpec:
     for name in ("hidden", "batch_size", "num_updates", "updates_per_log", "eval_batch_size"):
         check_positive_int(name, getattr(config, name))
     task.check_T(config.seq_len)
-    check_learning_rates(config)
+    check_step_sizes(config.lr, config.lr_end)
     if config.clip_norm is not None and not (np.isfinite(config.clip_norm) and config.clip_norm > 0):
         raise PlastixError(f"clip_norm must be positive (or None), got {config.clip_norm!r}.")
     if not 0.0 <= config.p_teacher <= 1.0:
@@ -157,15 +157,6 @@ def build_model(config: SupervisedConfig, task: TaskSpec) -> SeqModel:
         return SeqModel(core, task.output_size, task.loss, readout=False)
     core = make_core(config.core, task.input_size, config.hidden, dtype=config.dtype, **dict(config.core_options))
     return SeqModel(core, task.output_size, task.loss)
-
-
-def check_learning_rates(config) -> None:
-    """``lr`` > 0 and finite; ``lr_end`` None or in [0, lr] (a decay, never a warm-up)."""
-    if not (np.isfinite(config.lr) and config.lr > 0):
-        raise PlastixError(f"lr must be a positive finite number, got {config.lr!r}.")
-    end = config.lr_end
-    if end is not None and not (isinstance(end, (int, float)) and np.isfinite(end) and 0 <= end <= config.lr):
-        raise PlastixError(f"lr_end must lie in [0, lr = {config.lr!r}] (or None: a constant step size), got {end!r}.")
 
 
 def make_optimizer(config) -> optax.GradientTransformation:
