@@ -31,7 +31,7 @@ import numpy as np
 
 from plastix.dqn import DQNConfig, evaluate, make_trainer
 from plastix.dqn.trainer import cycle
-from plastix.train.supervised import seed_keys
+from plastix.train.harness import seed_keys
 
 CONFIG = DQNConfig(task="cartpole", buffer_size=100_000, lr=1e-3, lr_end=0.0, exploration_fraction=0.1,
                    total_steps=100_000, steps_per_log=10_000)

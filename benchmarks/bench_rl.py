@@ -11,7 +11,7 @@ Two tables, every number measured in this run on this machine:
    rematerialised — the way the original code differentiates), ``bptt`` (autodiff over the
    stored trajectory) and ``hand-bptt`` (the hand-derived backward). Ratios are to the
    ``rollout`` path measured in the same run, and to the original PyTorch code's published
-   per-update times on a 2-core machine (issue 3: 1.4 s retroactive, 1.1 s plastic, 0.11 s
+   per-update times on a 2-core machine (1.4 s retroactive, 1.1 s plastic, 0.11 s
    non-plastic — quoted, not measured here). Peak memory: XLA's compiled
    ``memory_analysis().temp_size_in_bytes`` of one update (deterministic scratch size).
    A first row per agent times the rollout alone (the B episodes, no loss, no gradient, no Adam
@@ -36,7 +36,7 @@ import jax
 from plastix.rl.agent import agent_core_names
 from plastix.rl.trainer import RLConfig, build_setup, init_state, rollout_batch, update_step
 
-PAPER_VARIANTS = {  # label -> (core, options, original PyTorch s/update quoted in issue 3)
+PAPER_VARIANTS = {  # label -> (core, options, original PyTorch s/update, quoted)
     "non-plastic (elman)": ("elman", (), 0.11),
     "plastic": ("plastic-rnn", (), 1.1),
     "retroactive neuromod": ("neuromod-rnn", (("modulation", "retroactive"),), 1.4),

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from plastix.cli.args import TrainArgs
-from plastix.cli.train import run_train
+import plastix
 from plastix.plot import plot_runs
 from plastix.runs import read_metrics
 from plastix.tasks import get_task
+from plastix.train import SupervisedConfig
+from plastix.train.resolve import DEFAULT_BATCH, DEFAULT_HIDDEN
 
 CORES = ("elman", "lstm")
 
@@ -35,10 +36,17 @@ def main() -> None:
     parser.add_argument("--figure", default="docs/adding_elman_vs_lstm.png")
     opts = parser.parse_args()
     for core in CORES:
-        args = TrainArgs(task="adding", core=core, seq_len=opts.seq_len, seeds=opts.seeds,
-                         total_steps=opts.total_steps, out=str(Path(opts.out) / core))
-        run_train(args)
+        plastix.run(config(core, opts.seq_len, opts.total_steps), seeds=opts.seeds, out=str(Path(opts.out) / core))
     make_figure(Path(opts.out), Path(opts.figure), opts.seq_len)
+
+
+def config(core: str, seq_len: int, total_steps: int | None) -> SupervisedConfig:
+    """The adding task's defaults (budget, learning rate), batch 32, hidden 64, about 50 log points."""
+    task = get_task("adding")
+    updates = (task.default_budget if total_steps is None else total_steps) // DEFAULT_BATCH
+    per_log = max(1, updates // 50)
+    return SupervisedConfig(task="adding", core=core, hidden=DEFAULT_HIDDEN, seq_len=seq_len, batch_size=DEFAULT_BATCH,
+                            lr=task.default_lr, num_updates=(updates // per_log) * per_log, updates_per_log=per_log)
 
 
 def make_figure(out: Path, figure: Path, seq_len: int) -> None:

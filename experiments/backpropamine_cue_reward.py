@@ -39,7 +39,7 @@ import numpy as np
 
 from plastix.rl.plots import plot_variants, summarize
 from plastix.rl.trainer import RLConfig, make_trainer
-from plastix.train.supervised import seed_keys
+from plastix.train.harness import seed_keys
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "experiments" / "results"

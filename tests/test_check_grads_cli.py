@@ -29,6 +29,7 @@ def test_check_grads_json_prints_one_object(capsys):
     assert max(result["max_rel_err"].values()) < 1e-5
 
 
+@pytest.mark.slow
 def test_check_grads_exit_code_is_one_on_a_wrong_gradient(monkeypatch, capsys):
     def doubled(model, params, batch):
         loss, g = bptt().value_and_grad(model, params, batch)
@@ -52,6 +53,7 @@ def test_parse_options():
         parse_options(("modulation",))
 
 
+@pytest.mark.slow
 def test_influence_json_matches_the_library(tmp_path, capsys):
     out = tmp_path / "inf.png"
     args = tyro.cli(InfluenceArgs, args=["--core", "elman", "--core", "gru", "--steps", "6", "--hidden", "3",

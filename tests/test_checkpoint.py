@@ -19,7 +19,8 @@ import pytest
 from plastix import checkpoint
 from plastix.errors import PlastixError
 from plastix.runs import check_skipped
-from plastix.train.supervised import SupervisedConfig, make_optimizer
+from plastix.train.harness import make_optimizer
+from plastix.train.supervised import SupervisedConfig
 
 
 def make_state(hidden=4, seeds=3, seed=0):
@@ -154,7 +155,7 @@ def test_manifest_records_sha256_of_each_file(tmp_path):
 # ---------------------------------------------------------------- non-finite guards
 def test_nan_gradient_is_skipped_counted_and_next_step_is_plain_adam():
     lr = 0.01
-    opt = make_optimizer(SupervisedConfig(lr=lr, clip_norm=None))
+    opt = make_optimizer("adam", lr, None, None, 1)
     params = {"w": jnp.array([1.0, -2.0, 3.0])}
     state = opt.init(params)
     bad = {"w": jnp.array([0.5, jnp.nan, 1.0])}
@@ -183,14 +184,15 @@ def test_too_many_skipped_updates_name_step_and_last_finite_metrics():
     check_skipped(m, [4, 5], 1, 3, ["losses/train_loss"])  # only log points from index 3 on are new
 
 
-def run_with_checkpoints(trainer, seeds, run_dir, runner=None, resume=False, max_skipped=100):
-    """The CLI's driver on a hand-made run directory: a checkpoint after every log point."""
-    from plastix.cli.train import train_with_progress
+def run_with_checkpoints(trainer, seeds, run_dir, algo="supervised", resume=False, max_skipped=100):
+    """The driver's segmented training on a hand-made run directory: a checkpoint after every log point."""
+    from plastix.algorithms import get_algorithm
+    from plastix.driver import RunOptions, train_segments
     from plastix.runs import RunControl
 
     control = RunControl(Path(run_dir), seeds, "same-config", resume=resume, checkpoint_every=1, keep=5,
                          max_skipped=max_skipped)
-    return train_with_progress(trainer, seeds, quiet=True, runner=runner, control=control)
+    return train_segments(trainer, get_algorithm(algo), seeds, control, RunOptions(quiet=True))
 
 
 def drop_last_checkpoint(run_dir: Path) -> None:
@@ -199,12 +201,13 @@ def drop_last_checkpoint(run_dir: Path) -> None:
     shutil.rmtree(checkpoint.list_checkpoints(run_dir)[-1])
 
 
+@pytest.mark.slow
 def test_nan_reward_at_step_t_names_it_and_keeps_the_last_good_checkpoint(tmp_path):
     import dataclasses
 
     from plastix.envs import make_env
     from plastix.envs.bandit import TwoArmedBandit
-    from plastix.rl.trainer import RLConfig, make_trainer, train_seeds
+    from plastix.rl.trainer import RLConfig, make_trainer
 
     @dataclasses.dataclass(frozen=True)
     class NaNRewardBandit(TwoArmedBandit):
@@ -217,17 +220,18 @@ def test_nan_reward_at_step_t_names_it_and_keeps_the_last_good_checkpoint(tmp_pa
     config = RLConfig(task="bandit", core="mlp", hidden=4, batch_size=2, num_updates=2, updates_per_log=1)
     env_params = make_env("bandit", episode_length=5)[1]
     clean = make_trainer(config, (TwoArmedBandit(), env_params))
-    run_with_checkpoints(clean, [3], tmp_path, runner=train_seeds)
+    run_with_checkpoints(clean, [3], tmp_path, algo="a2c")
     drop_last_checkpoint(tmp_path)  # as if killed after the first log point
     before = dir_digest(tmp_path / "checkpoints")
     poisoned = make_trainer(config, (NaNRewardBandit(), env_params))
     with pytest.raises(PlastixError, match=r"non-finite reward \(field 'reward'\) at update 1, step 3 of the "
                                            r"episode, seed 3"):
-        run_with_checkpoints(poisoned, [3], tmp_path, runner=train_seeds, resume=True)
+        run_with_checkpoints(poisoned, [3], tmp_path, algo="a2c", resume=True)
     assert dir_digest(tmp_path / "checkpoints") == before  # the last good checkpoint is intact
     assert "error: non-finite reward" in (tmp_path / "train.log").read_text()
 
 
+@pytest.mark.slow
 def test_max_skipped_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
     from plastix.grads.base import GradMethod, bptt
     from plastix.train.supervised import make_trainer, seed_keys
@@ -248,7 +252,7 @@ def test_max_skipped_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
     poisoned = make_trainer(config, GradMethod("nan", nan_grads))
     with pytest.raises(PlastixError, match=r"seed 0: 3 updates were skipped .* by step 12 \(previous log at step 6\), "
                                            r"more than --max-skipped 2\. last finite metrics at step 6: "
-                                           rf".*losses/train_loss={last:.6g}\. The last good checkpoint is intact"):
+                                           rf".*losses/train_loss={last:.6g}[,.].* The last good checkpoint is intact"):
         run_with_checkpoints(poisoned, [0], tmp_path, resume=True, max_skipped=2)
     assert dir_digest(tmp_path / "checkpoints") == before
 
@@ -280,3 +284,18 @@ def test_policy_gradient_cli_run_resumes_bitwise(tmp_path):
     rows = csv_without_wall_time(tmp_path / "b" / "metrics.csv")
     assert rows == csv_without_wall_time(tmp_path / "a" / "metrics.csv")
     assert [r.split(",")[0] for r in rows[1:]] == ["10", "10", "20", "20", "30", "30", "40", "40"]  # no duplicates
+
+
+def test_one_serializer_round_trips_typed_keys_and_names_leaves_by_path(tmp_path):
+    tree = {"key": jax.random.key(7), "w": jnp.arange(6.0).reshape(2, 3), "n": jnp.asarray(3, jnp.int32)}
+    file = checkpoint.save_tree(tmp_path / "t.npz", tree)
+    arrays = checkpoint.read_arrays(file)
+    assert sorted(arrays) == sorted(["['key']", "['n']", "['w']", checkpoint.KEY_IMPLS])
+    back = checkpoint.tree_from_arrays(arrays, jax.eval_shape(lambda: tree), str(file))
+    np.testing.assert_array_equal(jax.random.key_data(back["key"]), jax.random.key_data(tree["key"]))
+    assert jax.random.uniform(back["key"]) == jax.random.uniform(tree["key"])  # the same typed key
+    np.testing.assert_array_equal(back["w"], tree["w"])
+    with pytest.raises(PlastixError, match=r"leaf \['w'\] in .* is float(32|64)\[2, 3\], the template expects float(32|64)\[3, 2\]"):
+        checkpoint.tree_from_arrays(arrays, {**tree, "w": jnp.zeros((3, 2))}, str(file))
+    with pytest.raises(PlastixError, match=r"lacks leaf \['b'\]"):
+        checkpoint.tree_from_arrays(arrays, {"b": jnp.zeros(2)}, str(file))

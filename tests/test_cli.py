@@ -57,7 +57,7 @@ def test_existing_run_dir_is_refused_and_untouched(run_dir, capsys):
     [
         (["train", "addnig"], "Did you mean 'adding'"),
         (["train", "adding", "--core", "lsmt"], "Did you mean 'lstm'"),
-        (["train", "adding", "--grad", "rtlr"], "Did you mean 'rtrl'"),
+        (["train", "adding", "--grad", "rtlr"], "'rtrl'"),  # a Literal: tyro lists the choices
         (["train", "adding", "--hidden", "0"], "hidden must be a positive integer"),
         (["train", "adding", "--seeds", "0"], "seeds must be a positive integer"),
         (["train", "adding", "--batch-size", "-3"], "batch_size must be a positive integer"),
@@ -65,7 +65,7 @@ def test_existing_run_dir_is_refused_and_untouched(run_dir, capsys):
         (["train", "adding", "--seq-len", "1"], "seq_len >= 2"),
         (["train", "adding", "--algo", "q-learning"], "use --algo supervised"),
         (["train", "adding", "--total-steps", "3"], "at least batch_size"),
-        (["train", "adding", "--grad", "hand-bptt"], "no hand-derived backward"),  # lstm: traced at the boundary
+        (["train", "adding", "--grad", "hand-bptt"], "hand-derived backward"),  # lstm: traced at the boundary
     ],
 )
 def test_bad_input_exits_non_zero_with_a_helpful_message(argv, message, tmp_path, capsys):
@@ -85,6 +85,7 @@ def test_unknown_command_suggests_closest(capsys):
     assert "Did you mean 'train'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_core_options_reach_the_core(tmp_path):
     """--modulation and --core-opt are passed to the core (and bad ones are refused)."""
     out = tmp_path / "nm"
@@ -121,6 +122,7 @@ def test_list_json_names_everything(capsys):
     assert "supervised" in data["algorithms"] and "bptt" in data["gradient_methods"]
 
 
+@pytest.mark.slow
 def test_grid_tasks_dispatch_to_tabular_rl_with_q_learning_by_default(tmp_path, capsys):
     out = tmp_path / "grid"
     assert cli.main(["train", "lecture-grid", "--total-steps", "1000", "--log-every", "500", "--out", str(out),
@@ -131,3 +133,108 @@ def test_grid_tasks_dispatch_to_tabular_rl_with_q_learning_by_default(tmp_path, 
     assert (out / "policy.png").read_bytes()[:8] == PNG
     assert cli.main(["train", "lecture-grid", "--algo", "supervised", "--out", str(tmp_path / "no")]) == 2
     assert "q-learning" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "cliff-walking", "--core", "lstm", "--hidden", "8", "--modulation", "simple"],
+     "do not apply to --algo q-learning on task 'cliff-walking': --core (accepted by supervised, a2c, reinforce, dqn); "
+     "--hidden (accepted by supervised, a2c, reinforce, dqn); --modulation (accepted by supervised, a2c, reinforce, dqn)"),
+    (["train", "adding", "--rl-grad", "rollout"], "--rl-grad (accepted by a2c, reinforce)"),
+    (["train", "cartpole", "--grad", "rtrl"], "--grad (accepted by supervised)"),
+    (["train", "cartpole", "--baseline", "none"], "--baseline (accepted by reinforce)"),
+    (["train", "gymnasium:CartPole-v1", "--algo", "dqn"], "Use --algo a2c or reinforce for gymnasium:<id> tasks"),
+    (["train"], "needs a TASK"),
+])
+def test_options_that_do_not_apply_are_refused_before_anything_is_written(argv, message, tmp_path, capsys):
+    out = tmp_path / "never"
+    assert cli.main([*argv, "--out", str(out), "--quiet"]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_rl_grad_reaches_the_policy_gradient_config():
+    from plastix.cli.args import TrainArgs
+    from plastix.rl.resolve import resolve_rl_config
+
+    assert resolve_rl_config(TrainArgs(task="bandit", rl_grad="bptt", total_steps=2000)).grad == "bptt"
+    assert resolve_rl_config(TrainArgs(task="bandit", total_steps=2000)).grad == "auto"
+
+
+@pytest.mark.slow
+def test_resume_needs_only_the_run_directory(tmp_path, capsys):
+    straight, stopped = tmp_path / "a", tmp_path / "b"
+    argv = [*SMALL, "--checkpoint-every", "1", "--no-plot"]
+    assert cli.main(["train", "adding", *argv, "--out", str(straight)]) == 0
+    assert cli.main(["train", "adding", *argv, "--out", str(stopped)]) == 0
+    import shutil
+
+    from plastix import checkpoint
+
+    shutil.rmtree(checkpoint.list_checkpoints(stopped)[-1])  # as if stopped after log point 2 of 3
+    (stopped / "params.npz").unlink()
+    assert cli.main(["train", "--resume", str(stopped), "--quiet"]) == 0
+    assert "resumed from checkpoint step_00000032 (log point 2)" in (stopped / "train.log").read_text()
+    with np.load(straight / "params.npz") as a, np.load(stopped / "params.npz") as b:
+        assert sorted(a.files) == sorted(b.files)
+        for name in a.files:
+            np.testing.assert_array_equal(a[name], b[name])
+    assert (straight / "metrics.csv").read_text().count("\n") == (stopped / "metrics.csv").read_text().count("\n")
+
+
+def test_a_data_file_task_trains_with_the_supervised_algorithm(tmp_path, capsys):
+    """`plastix train data:FILE.npz` routes to the supervised trainer (no --algo needed)."""
+    rng = np.random.default_rng(0)
+    xs = rng.normal(size=(12, 4, 2))
+    ys = np.cumsum(xs[..., :1], axis=1)  # (N, T, 1) float targets: an mse task
+    path = tmp_path / "tiny.npz"
+    np.savez(path, xs=xs, ys=ys)
+    out = tmp_path / "run"
+    argv = ["train", f"data:{path}", "--core", "lstm", "--hidden", "4", "--batch-size", "4", "--total-steps", "16",
+            "--log-every", "8", "--quiet", "--no-plot", "--out", str(out)]
+    assert cli.main(argv) == 0
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["config"]["algo"] == "supervised" and saved["config"]["resolved"]["seq_len"] == 4
+    with open(out / "metrics.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["step"]) for r in rows] == [8, 16]
+    assert all(np.isfinite(float(r["charts/eval_metric"])) for r in rows)
+    # the baseline is the data's constant predictor (held-out mse), not adding's 1/6
+    from plastix.tasks.data import split_indices
+
+    train, held = split_indices(12, 0.2, 0)
+    want = float(np.mean(np.sum((ys[held] - ys[train].mean(axis=(0, 1))) ** 2, axis=-1).mean(axis=1)))
+    assert float(rows[0]["charts/baseline"]) == pytest.approx(want, rel=1e-5)
+    assert f"data:{path}: final eval mse" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, want", [
+    # (hidden, lr, clip_norm, gamma, value_coef, entropy_coef, core, episodes): docs/rl-training.md
+    (["cue-reward"], (200, 1e-4, 2.0, 0.9, 0.1, 0.03, "neuromod-rnn", 30)),  # Backpropamine (Miconi et al. 2019)
+    (["cue-reward", "--preset", "quick"], (64, 1e-3, 2.0, 0.9, 0.1, 0.03, "neuromod-rnn", 30)),
+    (["cartpole"], (32, 1e-2, 1.0, 0.99, 0.5, 0.0, "mlp", 32)),
+    (["bandit", "--algo", "reinforce", "--gamma", "0.5", "--hidden", "7"],
+     (7, 3e-2, 2.0, 0.5, 0.1, 0.03, "neuromod-rnn", 30)),
+])
+def test_policy_gradient_args_resolve_to_the_named_preset(argv, want):
+    from plastix.cli.train import parse
+    from plastix.rl.resolve import resolve_rl_config
+
+    args = parse([*argv, "--total-steps", "100000"])
+    assert type(args).__name__ == ("ReinforceArgs" if "reinforce" in argv else "PolicyGradientArgs")
+    c = resolve_rl_config(args)
+    assert (c.hidden, c.lr, c.clip_norm, c.gamma, c.value_coef, c.entropy_coef, c.core, c.batch_size) == want
+
+
+def test_each_algorithm_parses_its_own_args_and_help(capsys):
+    """The task (and --algo) pick the Args class; --help shows that algorithm's flags only."""
+    from plastix.cli.train import parse
+
+    assert cli.main(["train", "cartpole", "--algo", "dqn", "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "--double" in text and "--seed " in text and "--grad " not in text and "--episodes" not in text
+    assert cli.main(["train", "adding", "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "--grad" in text and "--double" not in text and "--epsilon" not in text
+    args = parse(["cliff-walking", "--algo", "sarsa", "--epsilon", "0.2", "--seeds", "3", "--out", "x"])
+    assert (type(args).__name__, args.algo, args.epsilon, args.options.seeds) == ("TabularArgs", "sarsa", 0.2, 3)
+    assert args.options.to_options().out == "x" and not args.options.to_options().resume

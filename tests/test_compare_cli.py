@@ -158,6 +158,7 @@ def real_run(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_compare_and_ci_plot_of_a_real_training_run(real_run, two_rl_runs, tmp_path, capsys):
     result = compare_json(capsys, real_run, real_run)
     final = final_from_csv(real_run, "charts/eval_metric", 1)  # 3 log points: the last one

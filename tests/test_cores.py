@@ -346,7 +346,12 @@ def grads_three_ways(core, params, xs, w, eps=1e-6):
     return rev, fwd, (shifted[0] - shifted[1]) / (2 * eps)
 
 
-@pytest.mark.parametrize("case", CASES)
+# jacfwd and finite differences through every core: the cheap cores here, the ones over ~6 s in the slow tier
+JACFWD_SLOW = {"lstm", "peephole-lstm", "gru", "esn", "plastic-rnn", "neuromod-rnn", "plastic-lstm", "neuromod-lstm",
+               "neuromod-lstm-simple", "stack"}
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.slow) if c in JACFWD_SLOW else c for c in CASES])
 def test_grad_equals_jacfwd(case):
     core = CASES[case](D, N, "float64")
     params, xs = random_params(core, 4, 0.5), random_xs(core, 4, steps=4)

@@ -82,6 +82,7 @@ def test_mask_statistics_and_episode_starts():
     np.testing.assert_array_equal(aug, again)
 
 
+@pytest.mark.slow
 def test_seq_model_without_readout_trains_through_teacher_inputs():
     """SeqModel(core, out, readout=False): gradient of the teacher-forced loss = central FD."""
     _, forced, params, xs, targets = setup(3)

@@ -24,7 +24,7 @@ def test_episodes_helper():
     assert episodes(RESETS) == [(0, 4), (4, 7), (7, 9)]
 
 
-@pytest.mark.parametrize("resets", [None, RESETS])
+@pytest.mark.parametrize("resets", [pytest.param(None, marks=pytest.mark.slow), RESETS])
 def test_bidirectional_equals_two_manual_passes(resets):
     """Forward core on each episode; backward core on each episode reversed, reversed back."""
     fwd = make_core("gru", 2, 3, dtype="float64")
@@ -41,6 +41,7 @@ def test_bidirectional_equals_two_manual_passes(resets):
     np.testing.assert_allclose(hs[:, 3:], h_b, rtol=0, atol=1e-14)
 
 
+@pytest.mark.slow
 def test_bidirectional_jit_vmap_and_grad():
     bi = Bidirectional(make_core("lstm", 2, 3, dtype="float64"), make_core("elman", 2, 2, dtype="float64"))
     params = bi.init(jax.random.key(0))

@@ -1,5 +1,5 @@
 """`plastix train cartpole --algo dqn` in-process through the real dispatcher, the run directory,
-and the greedy evaluation of a dqn run (``plastix.dqn.train_cli.evaluate_run``)."""
+and the greedy evaluation of a dqn run (``plastix.algorithms.evaluate`` of ``plastix.load``)."""
 
 import csv
 import json
@@ -11,7 +11,9 @@ import pytest
 
 import plastix.cli as cli
 from plastix.dqn import evaluate
-from plastix.dqn.train_cli import DQN_METRIC_NAMES, evaluate_run, is_dqn_run, load_dqn_config
+from plastix.algorithms import DQN_METRICS as DQN_METRIC_NAMES
+from plastix.algorithms import evaluate as evaluate_loaded
+from plastix.driver import load
 from plastix.dqn.trainer import build_setup
 from plastix.runs import load_params
 
@@ -27,6 +29,7 @@ def run_dir(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_train_writes_config_metrics_params_and_plot(run_dir):
     config = json.loads((run_dir / "config.json").read_text())
     assert config["seeds"] == [0, 1]
@@ -39,12 +42,14 @@ def test_train_writes_config_metrics_params_and_plot(run_dir):
     # ε at step 400 of 400 with the defaults 1 → 0.05 over half the run
     assert float(rows[-1]["charts/epsilon"]) == pytest.approx(0.05)
     assert (run_dir / "params.npz").exists() and (run_dir / "curves.png").read_bytes()[:4] == b"\x89PNG"
-    assert is_dqn_run(run_dir)
+    assert load(run_dir).algorithm.name == "dqn"
 
 
+@pytest.mark.slow
 def test_evaluate_run_is_greedy_evaluation_of_saved_params(run_dir):
-    out = evaluate_run(run_dir, episodes=4, seed=3)
-    config, seeds = load_dqn_config(run_dir)
+    loaded = load(run_dir)
+    out = evaluate_loaded(loaded, episodes=4, seed=3)
+    config, seeds = loaded.config, loaded.seeds
     setup = build_setup(config)
     template = setup.network.init(jax.random.PRNGKey(0))
     run = jax.jit(lambda p: evaluate(setup, p, jax.random.PRNGKey(3), 4))
@@ -56,7 +61,7 @@ def test_evaluate_run_is_greedy_evaluation_of_saved_params(run_dir):
 
 def test_flags_reach_the_config():
     from plastix.cli.args import TrainArgs
-    from plastix.dqn.train_cli import resolve_dqn_config
+    from plastix.dqn.resolve import resolve_dqn_config
 
     args = TrainArgs(task="cartpole", algo="dqn", double=True, dueling=True, per=True, n_step=3, core="gru",
                      burn_in=4, optimizer="rmsprop", loss="mse", per_alpha=0.5, per_beta=0.3, total_steps=20_000)
@@ -64,7 +69,7 @@ def test_flags_reach_the_config():
     assert (config.double, config.dueling, config.per, config.n_step) == (True, True, True, 3)
     assert (config.core, config.burn_in, config.seq_len) == ("gru", 4, 8)  # seq_len: recurrent default
     assert (config.optimizer, config.loss, config.per_alpha, config.per_beta) == ("rmsprop", "mse", 0.5, 0.3)
-    # the cartpole defaults of train_cli.DQN_DEFAULTS, 50 log points
+    # the cartpole defaults of plastix.dqn.resolve.DQN_DEFAULTS, 50 log points
     assert (config.buffer_size, config.target_every, config.train_every, config.steps_per_log) == (100_000, 500, 2, 400)
 
 

@@ -4,6 +4,7 @@ gymnax:Breakout-MinAtar through it."""
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from plastix.dqn import DQNConfig, make_trainer
 from plastix.dqn.networks import ConvParams, conv_torso
@@ -28,6 +29,7 @@ def test_conv_torso_matches_numpy_loop():
     np.testing.assert_allclose(np.asarray(got), numpy_conv(image, kernel, bias), rtol=1e-10)
 
 
+@pytest.mark.slow
 def test_dqn_trains_through_the_conv_torso_on_minatar():
     config = DQNConfig(task="gymnax:Breakout-MinAtar", hidden=16, buffer_size=400, batch_size=8, learning_starts=100,
                        train_every=4, target_every=100, total_steps=400, steps_per_log=200)

@@ -7,6 +7,7 @@ from typing import ClassVar, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from plastix.cores import make_core
 from plastix.dqn import DQNConfig, QNetwork, evaluate, make_trainer
@@ -58,6 +59,7 @@ class CueRecall(Environment):
         return self.obs(new, params), new, reward, at_go, jnp.zeros((), bool)
 
 
+@pytest.mark.slow
 def test_unroll_equals_python_loop_with_resets():
     core = make_core("lstm", 3, 6, dtype="float64")
     net = QNetwork(core, 2, 5, dueling=True)
@@ -84,6 +86,7 @@ def greedy_return(config: DQNConfig, env, seeds=(0, 1)) -> float:
     return float(jnp.mean(ret))
 
 
+@pytest.mark.learning
 def test_recurrent_q_network_beats_feed_forward_on_a_memory_task():
     """Windows of burn_in 3 + seq_len 4 steps: every learning position sees its episode's cue
     (episodes last 4 steps). The Elman network answers right; the memoryless MLP is at chance (0 ± 0.1)."""

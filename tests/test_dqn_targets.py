@@ -8,6 +8,7 @@ import pytest
 
 from plastix.dqn import (QNetwork, Step, bootstrap_values, dueling_aggregate, linear_schedule, n_step_target,
                          td_loss, window_targets)
+from plastix.rl.returns import n_step_returns
 from plastix.dqn.trainer import window_loss
 from plastix.rl.agent import FeedForward
 
@@ -43,6 +44,15 @@ def test_n_step_target_hand_values():
     # one-step DQN target y = r + γ max Q̂(s′): 1 + .5·10, and y = r at a terminal step
     assert float(n_step_target(r[:1], no[:1], no[:1], v[:1], g)) == pytest.approx(6.0)
     assert float(n_step_target(r[:1], at1[1:2], no[:1], v[:1], g)) == pytest.approx(1.0)
+
+
+def test_n_step_target_without_episode_end_is_the_policy_gradient_n_step_return():
+    # Same convention as plastix.rl.returns: v_t is the value of the state after step t.
+    rng = np.random.default_rng(11)
+    r, v = jnp.asarray(rng.normal(size=4)), jnp.asarray(rng.normal(size=4))
+    no = jnp.zeros(4, bool)
+    want = n_step_returns(r, jnp.full((4,), 0.9), v, 4)[0]  # Σ_k 0.9^k r_k + 0.9^4 v_3
+    assert float(n_step_target(r, no, no, v, 0.9)) == pytest.approx(float(want), rel=1e-12)
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 5])

@@ -28,6 +28,7 @@ def leaves_equal(a, b) -> bool:
     return all(bool(jnp.array_equal(x, y)) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
 
 
+@pytest.mark.slow
 def test_target_network_lags_and_is_copied_every_c_steps():
     trainer = make_trainer(TINY)
     step_fn = jax.jit(functools.partial(cycle, trainer.setup))
@@ -50,6 +51,7 @@ def test_target_network_lags_and_is_copied_every_c_steps():
     assert int(state.updates) == (int(state.step) - TINY.learning_starts) // TINY.train_every + 1
 
 
+@pytest.mark.slow
 def test_metrics_and_schedule_over_vmapped_seeds():
     trainer = make_trainer(dataclasses.replace(TINY, learning_starts=40))
     _, whole = run_segments(trainer, seed_keys([0, 1]), [2, 2])
@@ -92,6 +94,7 @@ def test_continuous_action_space_is_refused():
         make_trainer(TINY, env_and_params=(ContinuousEnv(), None))
 
 
+@pytest.mark.learning
 def test_dqn_learns_cartpole_fast():
     """A short budget (15k steps, 2 seeds): the greedy policy already balances far longer than a
     random one (≈ 22 steps). Measured 92 and 207 (AMD EPYC, 2 cores); the outcome of one seed
@@ -104,9 +107,10 @@ def test_dqn_learns_cartpole_fast():
     assert float(jnp.mean(returns)) >= 100
 
 
+@pytest.mark.learning
 @pytest.mark.slow
 def test_dqn_solves_cartpole():
-    """Issue 5: mean greedy return ≥ 475 over 10 episodes (CartPole-v1 caps it at 500), with the
+    """Mean greedy return ≥ 475 over 10 episodes (CartPole-v1 caps it at 500), with the
     setting of docs/dqn.md, 100k environment steps, seeds 0–3 trained vmapped: at least half of
     them must get there. Not every seed does in this budget, and which ones depends on the CPU
     (XLA's code, hence the floating-point results, differ): 10 of 16 seeds on one machine
@@ -118,6 +122,7 @@ def test_dqn_solves_cartpole():
     assert np.sum(means >= 475) >= 2, means
 
 
+@pytest.mark.slow
 def test_evaluate_counts_one_episode_each():
     """evaluate: ε = 1 acts at random; on CartPole-v1 an episode of a random policy lasts ≈ 22
     steps (≥ 8 always: the pole needs that long to fall past 12°), never the 500 cap."""

@@ -36,7 +36,10 @@ def direct_gymnax(env_id, max_steps, key, steps):
     return out
 
 
-@pytest.mark.parametrize("env_id", IDS)
+ROLLOUT_SLOW = {"CartPole-v1", "MetaMaze-misc", "Breakout-MinAtar"}  # over ~10 s each: slow tier
+
+
+@pytest.mark.parametrize("env_id", [pytest.param(i, marks=pytest.mark.slow) if i in ROLLOUT_SLOW else i for i in IDS])
 def test_gymnax_rollout_equals_direct_gymnax(env_id):
     """Jitted scan through the adapter == gymnax's own step loop; truncation every T steps."""
     T, steps = 7, 25
@@ -58,6 +61,7 @@ def test_gymnax_rollout_equals_direct_gymnax(env_id):
     assert tr.obs.dtype == np.float32 and tr.obs.shape == (steps, env.observation_size)
 
 
+@pytest.mark.slow
 def test_gymnax_shapes_vmap_and_natural_termination():
     env, _ = make_env("gymnax:Breakout-MinAtar")
     assert env.observation_shape == (10, 10, 4) and env.observation_size == 400 and env.num_actions == 3
@@ -90,6 +94,7 @@ def test_gymnax_cartpole_dynamics_equal_native_cartpole():
             np.testing.assert_allclose(g_out[5]["terminal_obs"], p_out[5]["terminal_obs"], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_gymnax_trainer_rollout_matches_direct_steps():
     """plastix's trainer runs the adapter: its recorded rewards/dones replay in gymnax."""
     with jax.enable_x64(False):  # gymnax's own BernoulliBandit step needs x64 off
@@ -159,6 +164,7 @@ def test_host_vec_env_equals_plain_gymnasium_loop():
     vec.close()
 
 
+@pytest.mark.slow
 def test_host_loop_rewards_match_plain_gymnasium_with_same_actions():
     """train_host runs updates; each collected rollout replays exactly in plain Gymnasium."""
     cfg = RLConfig(core="elman", hidden=8, batch_size=2, num_updates=2, updates_per_log=1, lr=1e-2)

@@ -67,6 +67,7 @@ def test_randomized_probabilities_per_episode():
     assert np.all((ps >= 0) & (ps <= 1)) and abs(ps.mean() - 0.5) < 0.03
 
 
+@pytest.mark.slow
 def test_vmapped_params_truncate_at_their_own_lengths():
     env, params = make_env("bandit")
     many = dataclasses.replace(params, probs=jnp.array([[0.5, 0.5]] * 3),

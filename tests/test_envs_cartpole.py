@@ -102,6 +102,7 @@ def test_matches_gymnasium_cartpole_from_identical_states():
             assert float(r) == g_r and bool(term) == g_term and bool(trunc) == g_trunc
 
 
+@pytest.mark.slow
 def test_reset_distribution_and_vmapped_params():
     """Initial states ~ U(−0.05, 0.05)⁴ (mean 0, var 0.1²/12); vmapped gravity changes θ̈."""
     env, params = make_env("cartpole")

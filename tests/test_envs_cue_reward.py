@@ -109,6 +109,7 @@ def check_against_reference(env, params, tr, flip=False):
     return episodes, lengths
 
 
+@pytest.mark.slow
 def test_default_matches_reference_over_two_episodes_with_auto_reset():
     env, params = make_env("cue-reward")
     assert (env.n_cues, env.cue_bits, params.episode_length) == (4, 20, 120)
@@ -124,6 +125,7 @@ def test_default_matches_reference_over_two_episodes_with_auto_reset():
     assert np.all(np.abs(rewards[go_steps]) == 1) and np.all(rewards[~go_steps] == 0)
 
 
+@pytest.mark.slow
 def test_penalty_and_flip_and_easy_preset_match_reference():
     env, params = make_env("cue-reward", preset="easy", response_penalty=0.25, flip_prob=1.0)
     assert (env.n_cues, env.cue_bits, params.episode_length) == (2, 4, 60)
@@ -132,6 +134,7 @@ def test_penalty_and_flip_and_easy_preset_match_reference():
     assert episodes == 3 and set(lengths) == {4, 5}
 
 
+@pytest.mark.slow
 def test_correct_answer_gets_plus_one_under_vmap():
     """An oracle answering from the state gets +1 at every Go and 0 elsewhere, in every lane."""
     env, params = make_env("cue-reward", episode_length=40)
@@ -154,6 +157,7 @@ def test_correct_answer_gets_plus_one_under_vmap():
     assert np.all(rewards.sum(axis=1) >= 40 // 8)  # at least one Go per 8 steps, all rewarded
 
 
+@pytest.mark.slow
 def test_vmap_lane_equals_single_rollout():
     env, params = make_env("cue-reward", preset="easy")
     keys = jax.random.split(jax.random.key(6), 3)
@@ -179,6 +183,7 @@ def test_presets():
     assert (env.n_cues, env.cue_bits, env.fixed_cues, params.episode_length) == (4, 20, True, 40)
 
 
+@pytest.mark.slow
 def test_fixed_cues_are_the_same_in_every_episode_and_trials_still_vary():
     env, params = make_env("cue-reward", preset="quick")
     free, _ = make_env("cue-reward", episode_length=40)
@@ -226,6 +231,7 @@ def test_unknown_env_name_suggests():
         make_env("cue-rewrd")
 
 
+@pytest.mark.slow
 def test_params_are_a_vmappable_pytree():
     env, params = make_env("cue-reward")
     many = jax.tree_util.tree_map(lambda x: jnp.array([x, x]), params)

@@ -113,6 +113,7 @@ def test_default_maze_matches_reference_with_truncation():
     np.testing.assert_array_equal(np.flatnonzero(tr.truncated), [199, 399])
 
 
+@pytest.mark.slow
 def test_small_maze_reward_and_teleport_match_reference_under_vmap():
     env, params = make_env("meta-maze", preset="easy")
     keys = jax.random.split(jax.random.key(2), 3)

@@ -58,7 +58,7 @@ def test_scan_matches_numpy_loop():
     np.testing.assert_allclose(np.asarray(hs), np.stack(ref), rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("noise", [0.0, 0.1])
+@pytest.mark.parametrize("noise", [pytest.param(0.0, marks=pytest.mark.slow), 0.1])
 def test_teacher_force_matches_numpy_loop(noise):
     core = small_core(feedback_size=2, feedback_scale=0.8)
     params = core.init(KEY)
@@ -78,6 +78,7 @@ def test_teacher_force_matches_numpy_loop(noise):
     np.testing.assert_allclose(np.asarray(carry.y), ys[-1])
 
 
+@pytest.mark.slow
 def test_generate_matches_numpy_closed_loop():
     core = small_core(feedback_size=2)
     params = core.init(KEY)
@@ -117,6 +118,7 @@ def test_spectral_radius_is_the_requested_one(solver, dtype, rtol):
     np.testing.assert_allclose(np.max(np.abs(np.linalg.eig(w)[0])), 0.73, rtol=rtol)
 
 
+@pytest.mark.slow
 def test_echo_state_property():
     """Two different initial states under the same input forget where they started (ρ < 1)."""
     core = ESN(input_size=1, hidden_size=50, spectral_radius=0.8, density=0.2, dtype="float64")
@@ -147,6 +149,7 @@ def test_ridge_readout_equals_augmented_normal_equations():
     np.testing.assert_allclose(np.asarray(out.c), w[7], rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_ridge_zero_equals_lstsq_and_recovers_linear_map():
     rng = np.random.default_rng(1)
     x, y = rng.normal(size=(40, 6)), rng.normal(size=(40, 2))
@@ -193,6 +196,7 @@ def test_squash_round_trip():
     np.testing.assert_allclose(np.asarray(jaeger_unsquash(jaeger_squash(x))), np.asarray(x), rtol=1e-12)
 
 
+@pytest.mark.learning
 def test_esn_predicts_mackey_glass_one_step():
     """200 units, 1000 teacher-forced steps: one-step NRMSE on 500 unseen steps.
 
@@ -260,7 +264,7 @@ def test_invalid_calls_raise():
 # ---------------------------------------------------------------- jit / vmap / grad / dtypes
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("dtype", ["float32", pytest.param("float64", marks=pytest.mark.slow)])
 def test_jit_vmap_and_dtypes(dtype):
     core = make_core("esn", 3, 8, dtype=dtype, spectral_radius=0.9, leak_rate=0.3, density=0.5)
     keys = jax.random.split(KEY, 3)

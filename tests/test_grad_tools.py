@@ -1,4 +1,4 @@
-"""Gradient clipping (seed 004 §4.5), input influence (seed 001), make_grad_method and
+"""Gradient clipping (Pascanu et al. 2013), input influence (Graves 2012, Fig. 4.1), make_grad_method and
 check_grads, each against an independent computation."""
 
 import importlib
@@ -97,7 +97,7 @@ def _random_problem():
     return model, model.init(k[2]), batch
 
 
-@pytest.mark.parametrize("name", GRAD_METHODS)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "bptt" else n for n in GRAD_METHODS])
 def test_make_grad_method_gives_bptts_gradient(name):
     model, params, batch = _random_problem()
     method = make_grad_method(name)
@@ -116,6 +116,7 @@ def test_make_grad_method_errors():
         make_grad_method("truncated-bptt", window=2, stride=3)
 
 
+@pytest.mark.slow
 def test_check_grads_elman_within_tolerance():
     result = check_grads("elman", hidden=4, steps=6)
     assert result["core"] == "elman" and result["ok"]
@@ -125,6 +126,7 @@ def test_check_grads_elman_within_tolerance():
     assert result["n_params"] == 4 * 3 + 4 * 4 + 4 + 2 * 4 + 2 == result["fd_coords"]  # U W b V c
 
 
+@pytest.mark.slow
 def test_check_grads_catches_a_wrong_gradient(monkeypatch):
     """A method returning 1.5 × the true gradient is off by exactly 0.5 in the reported metric."""
     def scaled(model, params, batch):

@@ -88,7 +88,8 @@ def _no_resets_but(batch, t):
     return batch._replace(resets=jnp.zeros_like(batch.resets).at[..., t].set(True))
 
 
-@pytest.mark.parametrize("opts", [{"rule": "clip"}, {"modulation": "simple"}, {"modulation": "retroactive"}])
+@pytest.mark.parametrize("opts", [pytest.param({"rule": "clip"}, marks=pytest.mark.slow), {"modulation": "simple"},
+                                  pytest.param({"modulation": "retroactive"}, marks=pytest.mark.slow)])
 def test_clipping_is_active_and_gradients_match(opts):
     """Large η / modulator: Hebb saturates at ±1 (checked), so the clip mask is exercised."""
     name = "plastic-rnn" if "rule" in opts else "neuromod-rnn"
@@ -107,6 +108,7 @@ def test_clipping_is_active_and_gradients_match(opts):
     _assert_trees_close(g_hd, g_ad, rtol=1e-10)
 
 
+@pytest.mark.slow
 def test_central_finite_differences():
     """Directional derivative of the loss vs (L(θ+εv) − L(θ−εv)) / 2ε, float64, with a reset."""
     opts = {"modulation": "retroactive", "squash": "tanh", "alpha": "neuron"}
@@ -125,7 +127,8 @@ def test_central_finite_differences():
 
 @pytest.mark.parametrize(
     ("name", "dtype"),
-    [("elman", "float32"), ("peephole-lstm", "float32"), ("neuromod-rnn", "float32")],
+    [("elman", "float32"), pytest.param("peephole-lstm", "float32", marks=pytest.mark.slow),
+     pytest.param("neuromod-rnn", "float32", marks=pytest.mark.slow)],
 )
 def test_batched_value_and_grad_under_jit(name, dtype):
     """float32 batched_value_and_grad (vmap + mean) under jit; resets in some sequences only
@@ -176,6 +179,7 @@ def test_support_registry():
     assert not supports_hand_bptt("gru") and not supports_hand_bptt(MyElman(2, 3))
 
 
+@pytest.mark.slow
 def test_long_sequence_many_segments():
     """T = 23: ⌈√23⌉ = 5-step segments, the last one padded; resets in two segments."""
     model, params, batch = _setup("plastic-rnn", {"rule": "clip"}, 4, 2, 23, seed=4, draws=1)
@@ -185,6 +189,7 @@ def test_long_sequence_many_segments():
     _assert_trees_close(g_hd, g_ad, rtol=1e-10)
 
 
+@pytest.mark.slow
 def test_plastic_backward_keeps_no_trace_per_step():
     """XLA's compiled scratch memory: hand-bptt stores Hebb/E only at √T checkpoints, so it
     needs far less than autodiff BPTT, which keeps (n, n) traces at every step."""

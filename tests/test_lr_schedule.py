@@ -11,14 +11,13 @@ import pytest
 
 from plastix.errors import PlastixError
 from plastix.rl.trainer import RLConfig, validate
-from plastix.train.supervised import SupervisedConfig, make_optimizer
+from plastix.train.harness import make_optimizer
 
 
 @pytest.mark.parametrize("lr_end", [0.0, 2e-3])
 def test_step_size_decays_linearly_to_lr_end(lr_end):
     lr, n = 1e-2, 8
-    opt = make_optimizer(RLConfig(task="bandit", lr=lr, lr_end=lr_end, num_updates=n, updates_per_log=1,
-                                  clip_norm=None))
+    opt = make_optimizer("adam", lr, lr_end, None, n)
     params = {"w": jnp.zeros(3)}
     grad = {"w": jnp.array([0.5, -2.0, 3.0])}
     state = opt.init(params)
@@ -33,7 +32,7 @@ def test_step_size_decays_linearly_to_lr_end(lr_end):
 
 
 def test_constant_step_size_without_lr_end():
-    opt = make_optimizer(SupervisedConfig(lr=3e-3, num_updates=4, updates_per_log=1, clip_norm=None))
+    opt = make_optimizer("adam", 3e-3, None, None, 4)
     params, grad = {"w": jnp.zeros(2)}, {"w": jnp.array([1.0, -1.0])}
     state = opt.init(params)
     for _ in range(6):
@@ -46,3 +45,17 @@ def test_bad_lr_end_is_rejected(lr_end):
     with pytest.raises(PlastixError, match="lr_end must lie in"):
         validate(RLConfig(task="bandit", lr=1e-2, lr_end=lr_end))
 
+
+
+def test_rmsprop_is_the_dqn_papers_centered_rmsprop():
+    """make_optimizer("rmsprop"): centered RMSProp, decay ρ = 0.95, ε = 0.01 inside the root
+    (Mnih et al. 2015, Extended Data Table 1; Graves 2013, eq. 38-41). From zero statistics, one
+    step: n = (1 − ρ) g², m = (1 − ρ) g, Δθ = −lr g / √(n − m² + ε)."""
+    lr, g = 2.5e-4, np.array([0.5, -2.0, 3.0])
+    opt = make_optimizer("rmsprop", lr, None, None, 10)
+    params = {"w": jnp.zeros(3)}
+    updates, _ = opt.update({"w": jnp.asarray(g)}, opt.init(params), params)
+    n, m = 0.05 * g**2, 0.05 * g
+    np.testing.assert_allclose(np.asarray(updates["w"]), -lr * g / np.sqrt(n - m**2 + 0.01), rtol=1e-6)
+    with pytest.raises(PlastixError, match="unknown optimizer 'sgd'"):
+        make_optimizer("sgd", lr, None, None, 10)

@@ -1,7 +1,7 @@
 """Known-model planning: grids, value iteration, policy iteration, exact evaluation.
 
-References are independent: a plain-Python transcription of the lecture's value-iteration loop
-(seed 001) on a grid built here by hand, brute force over every deterministic policy with
+References are independent: a plain-Python transcription of the value-iteration loop
+(R&N Fig. 17.4) on a grid built here by hand, brute force over every deterministic policy with
 NumPy linear solves, published numbers (R&N fig. 17.3, S&B example 6.6) and hand derivations.
 """
 
@@ -30,7 +30,8 @@ from plastix.mdp import (
 )
 
 
-@pytest.mark.parametrize("name", GRID_TASKS)
+@pytest.mark.parametrize("name", [n if n == "lecture-grid" else pytest.param(n, marks=pytest.mark.slow)
+                                  for n in GRID_TASKS])
 @pytest.mark.parametrize("gamma", [None, 0.9])
 def test_solvers_agree_on_builtin_grids(name, gamma):
     task = make_grid(name, gamma)
@@ -79,7 +80,7 @@ def test_hand_derived_value_on_two_cell_grid():
 
 
 def _lecture_reference(gamma, eps=1e-12):
-    """Seed 001's Lua value iteration, transcribed to plain Python on a hand-built model."""
+    """Value iteration (R&N Fig. 17.4) in plain Python on a hand-built model."""
     rewards = [[0, 0, 0], [0, -10, 10]]
     final = {(1, 1), (1, 2)}
     moves = {0: (-1, 0), 1: (0, 1), 2: (1, 0), 3: (0, -1)}
@@ -150,6 +151,7 @@ def _brute_force_optimum(P, R, term, R_final, gamma):
 @settings(max_examples=8, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), S=st.sampled_from([3, 5]), A=st.sampled_from([2, 3]),
        gamma=st.floats(0.3, 0.95))
+@pytest.mark.slow
 def test_random_mdps_value_iteration_policy_iteration_and_brute_force_agree(seed, S, A, gamma):
     mdp = _random_mdp(np.random.default_rng(seed), S, A, gamma)
     ref = _brute_force_optimum(*(np.asarray(x) for x in (mdp.P, mdp.R, mdp.terminal, mdp.R_final)), gamma)
@@ -162,6 +164,7 @@ def test_random_mdps_value_iteration_policy_iteration_and_brute_force_agree(seed
 
 @settings(max_examples=4, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1))
+@pytest.mark.slow
 def test_sparse_and_dense_forms_give_the_same_plan(seed):
     sparse = random_sparse_mdp(jax.random.key(seed), 7, 3, 3, gamma=0.8, dtype=jnp.float64)
     dense = to_dense(sparse)

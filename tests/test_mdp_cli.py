@@ -10,7 +10,6 @@ from plastix.cli.solve import SolveArgs
 from plastix.errors import PlastixError
 from plastix.mdp import make_grid, policy_iteration, value_iteration
 from plastix.mdp.plots import plot_grid_curves, plot_grid_run
-from plastix.mdp.train_cli import run_grid_training
 from plastix.runs import read_metrics
 
 
@@ -55,11 +54,12 @@ def test_solve_rejects_bad_flags(kwargs, message):
         SolveArgs("lecture-grid", **kwargs).run()
 
 
+@pytest.mark.slow
 def test_grid_training_writes_a_run_directory_and_pictures(tmp_path):
     out = tmp_path / "run"
     args = TrainArgs(task="lecture-grid", algo="q-learning", total_steps=3000, seeds=3, seed=5,
                      out=str(out), quiet=True)
-    assert run_grid_training(args) == 0
+    assert args.run() == 0
     rows = read_metrics(out)
     assert len(rows) == 3 * 50 and {r["seed"] for r in rows} == {5.0, 6.0, 7.0}
     assert {"charts/episodic_return", "charts/greedy_return", "losses/td_error"} <= set(rows[0])
@@ -69,8 +69,7 @@ def test_grid_training_writes_a_run_directory_and_pictures(tmp_path):
     assert int(np.argmax(q.mean(0)[0])) == int(value_iteration(make_grid("lecture-grid").mdp).policy[0])
     assert (out / "policy.png").stat().st_size > 0 and (out / "curves.png").stat().st_size > 0
     sarsa = tmp_path / "sarsa"
-    run_grid_training(TrainArgs(task="lecture-grid", algo="sarsa", total_steps=1000, out=str(sarsa),
-                                quiet=True, no_plot=True))
+    TrainArgs(task="lecture-grid", algo="sarsa", total_steps=1000, out=str(sarsa), quiet=True, no_plot=True).run()
     assert not (sarsa / "policy.png").exists()
     paths = plot_grid_run(sarsa)
     assert all(p.exists() for p in paths)
@@ -79,11 +78,11 @@ def test_grid_training_writes_a_run_directory_and_pictures(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"task": "adding"}, "unknown grid task"), ({"algo": "a2c"}, "unknown algorithm"),
+    ({"task": "adding"}, "use --algo supervised"), ({"algo": "a2c"}, "is a grid task: use --algo q-learning or sarsa"),
     ({"lr": 2.0}, "step size"), ({"epsilon": -0.1}, "epsilon"), ({"seeds": 0}, "seeds must be"),
     ({"total_steps": 1000, "log_every": 300}, "must divide"), ({"gamma": 0.0}, "gamma must be"),
 ])
 def test_grid_training_rejects_bad_arguments(tmp_path, kwargs, message):
     base = {"task": "lecture-grid", "algo": "q-learning", "out": str(tmp_path / "r"), "quiet": True}
     with pytest.raises(PlastixError, match=message):
-        run_grid_training(TrainArgs(**{**base, **kwargs}))
+        TrainArgs(**{**base, **kwargs}).run()

@@ -1,8 +1,9 @@
-"""Unknown model: counts, the maximum-likelihood estimate, and planning on it (seed 001)."""
+"""Unknown model: counts, the maximum-likelihood estimate, and planning on it (R&N 2010, §21.2.2)."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from plastix.mdp import estimate_mdp, init_counts, make_grid, model_based, update_counts, value_iteration
 
@@ -37,6 +38,7 @@ def test_counts_proportional_to_the_true_model_recover_its_plan():
     np.testing.assert_allclose(value_iteration(est).values, value_iteration(mdp).values, atol=1e-9)
 
 
+@pytest.mark.learning
 def test_plan_on_estimated_model_approaches_the_true_optimum():
     task = make_grid("lecture-grid", 0.9)
     mdp = task.mdp

@@ -9,7 +9,8 @@ from plastix.cores import make_core
 from plastix.grads import SeqModel, batched_value_and_grad, make_batch, make_grad_method
 
 
-@pytest.mark.parametrize("method", ["bptt", "hand-bptt", "truncated-bptt", "rtrl"])
+@pytest.mark.parametrize("method", [pytest.param("bptt", marks=pytest.mark.slow), "hand-bptt", "truncated-bptt",
+                                    "rtrl"])
 def test_gradient_methods_trace_once(method):
     model = SeqModel(make_core("elman", 2, 3), 1)
     grad = make_grad_method(method, window=4, stride=2) if method == "truncated-bptt" else make_grad_method(method)
@@ -29,6 +30,7 @@ def test_gradient_methods_trace_once(method):
     assert len(traces) == 1
 
 
+@pytest.mark.slow
 def test_supervised_segments_trace_once():
     """The jitted training segment is traced once per segment length, not once per call."""
     from plastix.train.supervised import SupervisedConfig, make_trainer

@@ -1,4 +1,4 @@
-"""Plastic and neuromodulated cores (seed 003): update rules by hand, α shapes, the
+"""Plastic and neuromodulated cores (Miconi et al. 2018, 2019): update rules by hand, α shapes, the
 retroactive ordering, clipping. The generic checks (NumPy reference, resets, grads) are in
 test_cores.py."""
 

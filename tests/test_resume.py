@@ -1,4 +1,4 @@
-"""Exact resume across processes (SPEC §5): the same seed in two fresh processes gives
+"""Exact resume across processes (docs/runs.md): the same seed in two fresh processes gives
 identical parameters and metrics (hash of every leaf) and different seeds differ; a run
 SIGKILLed in the middle of writing its second checkpoint, then resumed with
 ``plastix train --resume``, ends bitwise equal to a run that never stopped (parameters and
@@ -14,6 +14,7 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 # 16 updates of 4 sequences, a log point every 2 updates (8 points), a checkpoint every 4 points
 ARGS = ["train", "adding", "--core", "elman", "--hidden", "8", "--seq-len", "6", "--batch-size", "4",
@@ -60,6 +61,7 @@ def wait(proc, timeout=240):
     return out
 
 
+@pytest.mark.slow
 def test_same_seed_identical_across_processes_and_kill_resume_is_exact(tmp_path):
     straight = [cli([*ARGS, "--out", name], tmp_path) for name in ("a", "b")]
     killed = subprocess.Popen([sys.executable, "-c", HANG_IN_SECOND_SAVE, *ARGS, "--out", "c"], cwd=tmp_path, env=ENV,

@@ -55,6 +55,7 @@ def gymnasium_score(setup, params, episodes: int = 100, seed: int = 1000) -> flo
     return float(first_episode_returns(np.asarray(ro.done), np.asarray(ro.reward)).mean())
 
 
+@pytest.mark.learning
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_policy_gradient_solves_cartpole(case):
     case_settings = {"gamma": 0.99, "value_coef": 0.5, **CASES[case]}

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import plastix.cli as cli
-from plastix.cli.eval import load_rl_config
+from plastix.driver import load
 from plastix.rl.trainer import build_setup, evaluate
 from plastix.runs import load_params
 
@@ -26,6 +26,7 @@ def run_dir(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_train_writes_config_metrics_params_and_plot(run_dir):
     config = json.loads((run_dir / "config.json").read_text())
     assert config["seeds"] == [0, 1]
@@ -41,19 +42,20 @@ def test_train_writes_config_metrics_params_and_plot(run_dir):
     assert [int(r["seed"]) for r in rows] == [0, 1, 0, 1]
     assert all(0.0 < float(r["losses/entropy"]) <= np.log(2) + 1e-6 for r in rows)  # per-step entropy of 2 actions
     assert (run_dir / "curves.png").read_bytes()[:8] == PNG
-    cfg, seeds = load_rl_config(run_dir)
+    cfg = load(run_dir).config
     setup = build_setup(cfg)
     params = load_params(run_dir, setup.agent.init(jax.random.PRNGKey(0)), seed_index=1)
     assert params.core.W.shape == (4, 4) and params.policy.V.shape == (2, 4)
 
 
+@pytest.mark.slow
 def test_eval_json_prints_one_object_equal_to_a_direct_evaluation(run_dir, capsys):
     capsys.readouterr()
     assert cli.main(["eval", str(run_dir), "--episodes", "5", "--json"]) == 0
     out = capsys.readouterr().out
     result = json.loads(out)  # the whole stdout is one JSON object
     assert result["episodes"] == 5 and result["policy"] == "sampled" and result["seeds"] == [0, 1]
-    cfg, _ = load_rl_config(run_dir)
+    cfg = load(run_dir).config
     setup = build_setup(cfg)
     template = setup.agent.init(jax.random.PRNGKey(0))
     run = jax.jit(lambda p: evaluate(setup, p, jax.random.PRNGKey(0), 5))
@@ -62,6 +64,7 @@ def test_eval_json_prints_one_object_equal_to_a_direct_evaluation(run_dir, capsy
     assert result["mean_return"] == pytest.approx(np.mean(direct))
 
 
+@pytest.mark.slow
 def test_train_bandit_with_reinforce_and_a_feed_forward_core(tmp_path):
     out = tmp_path / "bandit"
     argv = ["train", "bandit", "--algo", "reinforce", "--baseline", "batch-mean", "--core", "mlp", "--hidden", "4",
@@ -74,13 +77,14 @@ def test_train_bandit_with_reinforce_and_a_feed_forward_core(tmp_path):
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--algo", "ppo"], "unknown algorithm for RL task 'cue-reward' 'ppo'"),
+    (["--algo", "supervised"], "task 'cue-reward' is an environment: use --algo a2c or reinforce or dqn"),
     (["--core", "lstmm"], "Did you mean 'lstm'"),
     (["--gamma", "1.5"], r"gamma must lie in \[0, 1\]"),
     (["--preset", "hard"], "unknown cue-reward preset 'hard'"),
     (["--env-opt", "n_cue=2"], "Did you mean 'n_cues'"),
     (["--episodes", "0"], "episodes must be a positive integer"),
-    (["--seq-len", "5"], "RL task"),
+    (["--seq-len", "5"], r"do not apply to --algo a2c on task 'cue-reward': --seq-len \(accepted by supervised, dqn\)"),
+    (["--epsilon", "0.2"], r"--epsilon \(accepted by q-learning, sarsa\)"),
 ])
 def test_bad_flags_exit_2_with_a_helpful_message(tmp_path, capsys, flags, message):
     out = tmp_path / "never"
@@ -89,6 +93,13 @@ def test_bad_flags_exit_2_with_a_helpful_message(tmp_path, capsys, flags, messag
     assert "plastix: error:" in err
     assert __import__("re").search(message, err), err
     assert not out.exists()
+
+
+def test_an_unknown_algorithm_is_refused_by_the_parser_listing_the_choices(tmp_path, capsys):
+    assert cli.main(["train", "cue-reward", "--algo", "ppo", "--out", str(tmp_path / "never")]) == 2
+    err = capsys.readouterr().err
+    assert "invalid choice 'ppo'" in err and "'reinforce'" in err and "'sarsa'" in err
+    assert not (tmp_path / "never").exists()
 
 
 def test_eval_rejects_a_directory_that_is_not_an_rl_run(tmp_path, capsys):

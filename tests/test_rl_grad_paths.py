@@ -28,10 +28,11 @@ def flat(tree) -> np.ndarray:
 
 
 @pytest.mark.parametrize("core,options,algo", [
-    ("neuromod-rnn", {"modulation": "retroactive"}, "a2c"),
-    ("neuromod-rnn", {"modulation": "simple"}, "reinforce"),
-    ("plastic-rnn", {}, "a2c"),
-    ("elman", {}, "reinforce"),
+    # every core and algorithm: ~25 CPU-s each (three rollout compilations), slow tier
+    pytest.param("neuromod-rnn", {"modulation": "retroactive"}, "a2c", marks=pytest.mark.slow),
+    pytest.param("neuromod-rnn", {"modulation": "simple"}, "reinforce", marks=pytest.mark.slow),
+    pytest.param("plastic-rnn", {}, "a2c", marks=pytest.mark.slow),
+    pytest.param("elman", {}, "reinforce", marks=pytest.mark.slow),
 ])
 def test_stored_trajectory_gradients_equal_gradients_through_the_rollout(core, options, algo):
     ref, ref_parts, ref_ro = grads_of("rollout", core, algo, **options)
@@ -43,12 +44,14 @@ def test_stored_trajectory_gradients_equal_gradients_through_the_rollout(core, o
         np.testing.assert_allclose(parts.total, ref_parts.total, rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_lstm_uses_autodiff_over_the_trajectory_and_agrees():
     ref, _, _ = grads_of("rollout", "lstm")
     g, _, _ = grads_of("auto", "lstm")
     np.testing.assert_allclose(flat(g), flat(ref), rtol=1e-10, atol=1e-13)
 
 
+@pytest.mark.slow
 def test_apply_update_on_a_stored_rollout_equals_the_in_graph_update():
     config = RLConfig(core="neuromod-rnn", **SMALL)
     setup = build_setup(config)

@@ -206,6 +206,7 @@ def exact_moments(name, theta_b):
     return mean, float(np.sum(w * (np.asarray(g) - mean) ** 2))
 
 
+@pytest.mark.slow
 def test_is_estimators_exact_expectations():
     grad_J = np.asarray(jax.grad(exact_J)(jnp.asarray(THETA))).ravel()
     for name in UNBIASED:
@@ -226,6 +227,7 @@ def sample_trajs(key, theta_b, n):
     return jnp.stack([a1, s2, a2], axis=1)
 
 
+@pytest.mark.slow
 def test_is_estimators_monte_carlo_converge():
     n = 20000
     trajs = sample_trajs(jax.random.PRNGKey(0), BETA, n)
@@ -259,6 +261,7 @@ def chain_estimates(loss_fn, theta, beta, seqs):
     return np.asarray(jax.jit(jax.vmap(one))(jnp.asarray(seqs)))
 
 
+@pytest.mark.slow
 def test_per_decision_has_lower_variance_than_trajectory_wise_on_a_long_chain():
     # Not a theorem for every problem (on 2-step problems the two can be close either way); a
     # measured fact here, where the trajectory weight is a product of 6 ratios.
@@ -278,6 +281,7 @@ def test_per_decision_has_lower_variance_than_trajectory_wise_on_a_long_chain():
     assert mc_var["per-decision"] < 0.7 * mc_var["trajectory"], mc_var
 
 
+@pytest.mark.slow
 def test_first_order_is_unbiased_on_a_bandit():
     # One step (T = 1): ρ_t is the whole-trajectory weight, so E_β[ρ ∇log π R] = ∇ Σ_a π(a) R(a).
     R = jnp.array([1.0, -2.0, 0.5])
@@ -318,6 +322,7 @@ def test_is_weights_per_episode_and_log_space():
         np.testing.assert_allclose(fn(tiny, tiny, r, done), on_policy, rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_losses_under_jit_and_vmap():
     rng = np.random.default_rng(3)
     B, T, A = 4, 5, 3

@@ -58,7 +58,7 @@ def numpy_reference(p, obs, kind):
 
 
 @pytest.mark.parametrize("core,options,kind", [
-    ("neuromod-rnn", {"modulation": "retroactive"}, "retroactive"),
+    pytest.param("neuromod-rnn", {"modulation": "retroactive"}, "retroactive", marks=pytest.mark.slow),
     ("neuromod-rnn", {"modulation": "simple"}, "simple"),
     ("plastic-rnn", {}, "plastic"),
 ])
@@ -106,6 +106,7 @@ def maze_walls(size):
     return walls
 
 
+@pytest.mark.slow
 def test_maze_path_stays_on_free_cells_and_follows_the_actions():
     config = RLConfig(task="meta-maze", preset="easy", core="elman", hidden=4, dtype="float64")
     setup = build_setup(config)
@@ -153,6 +154,7 @@ def make_run(path, config, seeds=2):
     return run_dir
 
 
+@pytest.mark.slow
 def test_cli_writes_trace_and_path_pictures(tmp_path, capsys):
     small = dict(env_settings=(("episode_length", 8),), hidden=4)
     cue = make_run(tmp_path / "cue", RLConfig(task="cue-reward", preset="easy", **small))

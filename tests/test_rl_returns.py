@@ -24,6 +24,7 @@ DONE = np.array([0, 0, 1, 0, 0, 0, 1, 0, 0], bool)
 
 
 def _data(seed=0):
+    """r (T,) and the values v(s_0) … v(s_T) (T+1,): the library takes v_tm1 = v[:-1], v_t = v[1:]."""
     rng = np.random.default_rng(seed)
     return rng.normal(size=T), rng.normal(size=T + 1)
 
@@ -113,7 +114,7 @@ def loop_n_step(r, disc, v, n):
 def test_lambda_returns_equal_loop(lam):
     r, v = _data(3)
     disc = np.where(DONE, 0.0, 0.9)
-    got = lambda_returns(jnp.asarray(r), jnp.asarray(disc), jnp.asarray(v), lam)
+    got = lambda_returns(jnp.asarray(r), jnp.asarray(disc), jnp.asarray(v[1:]), lam)
     np.testing.assert_allclose(got, loop_lambda_returns(r, disc, v, lam), rtol=1e-12)
 
 
@@ -124,7 +125,7 @@ def test_lambda_return_is_a_weighted_average_of_n_step_returns():
     disc, lam = np.full(T, 0.9), 0.7
     g_n = [loop_n_step(r, disc, v, n)[0] for n in range(1, T + 1)]
     want = (1 - lam) * sum(lam ** (n - 1) * g_n[n - 1] for n in range(1, T)) + lam ** (T - 1) * g_n[T - 1]
-    got = lambda_returns(jnp.asarray(r), jnp.asarray(disc), jnp.asarray(v), lam)[0]
+    got = lambda_returns(jnp.asarray(r), jnp.asarray(disc), jnp.asarray(v[1:]), lam)[0]
     np.testing.assert_allclose(got, want, rtol=1e-12)
 
 
@@ -132,7 +133,7 @@ def test_lambda_return_is_a_weighted_average_of_n_step_returns():
 def test_n_step_returns_equal_loop(n):
     r, v = _data(5)
     disc = np.where(DONE, 0.0, 0.9)
-    got = n_step_returns(jnp.asarray(r), jnp.asarray(disc), jnp.asarray(v), n)
+    got = n_step_returns(jnp.asarray(r), jnp.asarray(disc), jnp.asarray(v[1:]), n)
     np.testing.assert_allclose(got, loop_n_step(r, disc, v, n), rtol=1e-12)
     if n == T:
         np.testing.assert_allclose(got, loop_returns(r, disc, v[-1]), rtol=1e-12)
@@ -141,7 +142,7 @@ def test_n_step_returns_equal_loop(n):
 def test_gae_limits_and_loop():
     r, v = _data(6)
     disc = np.where(DONE, 0.0, 0.9)
-    args = jnp.asarray(r), jnp.asarray(disc), jnp.asarray(v)
+    args = jnp.asarray(v[:-1]), jnp.asarray(r), jnp.asarray(disc), jnp.asarray(v[1:])
     delta = r + disc * v[1:] - v[:-1]
     np.testing.assert_allclose(td_errors(*args), delta, rtol=1e-12)
     np.testing.assert_allclose(gae_advantages(*args, 0.0), delta, rtol=1e-12)  # λ = 0: TD errors
@@ -153,15 +154,16 @@ def test_gae_limits_and_loop():
         want[t] = a
     np.testing.assert_allclose(gae_advantages(*args, 0.95), want, rtol=1e-12)
     # Â + v = λ-return.
-    np.testing.assert_allclose(gae_advantages(*args, 0.95) + v[:-1], lambda_returns(*args, 0.95), rtol=1e-10)
+    np.testing.assert_allclose(gae_advantages(*args, 0.95) + v[:-1], lambda_returns(*args[1:], 0.95), rtol=1e-10)
 
 
 def test_jit_and_vmap_match_per_example():
     rng = np.random.default_rng(7)
     r, v = rng.normal(size=(4, T)), rng.normal(size=(4, T + 1))
     disc = np.broadcast_to(np.where(DONE, 0.0, 0.9), (4, T))
-    for fn in (lambda r, d, v: gae_advantages(r, d, v, 0.9), lambda r, d, v: lambda_returns(r, d, v, 0.5),
-               lambda r, d, v: n_step_returns(r, d, v, 3), lambda r, d, v: discounted_returns(r, d, v[-1])):
+    for fn in (lambda r, d, v: gae_advantages(v[:-1], r, d, v[1:], 0.9),
+               lambda r, d, v: lambda_returns(r, d, v[1:], 0.5),
+               lambda r, d, v: n_step_returns(r, d, v[1:], 3), lambda r, d, v: discounted_returns(r, d, v[-1])):
         batched = jax.jit(jax.vmap(fn))(jnp.asarray(r), jnp.asarray(disc), jnp.asarray(v))
         for i in range(4):
             np.testing.assert_allclose(batched[i], fn(jnp.asarray(r[i]), jnp.asarray(disc[i]), jnp.asarray(v[i])),
@@ -177,9 +179,11 @@ def test_discount_from_done():
 def test_bad_shapes_raise():
     with pytest.raises(PlastixError, match="discount_t"):
         discounted_returns(jnp.zeros(3), jnp.zeros(4))
-    with pytest.raises(PlastixError, match=r"v_t must have shape \(3,\)"):
-        gae_advantages(jnp.zeros(2), jnp.zeros(2), jnp.zeros(2), 0.9)
+    with pytest.raises(PlastixError, match=r"v_t must have shape \(2,\)"):
+        gae_advantages(jnp.zeros(2), jnp.zeros(2), jnp.zeros(2), jnp.zeros(3), 0.9)
+    with pytest.raises(PlastixError, match=r"v_tm1 must have shape \(2,\)"):
+        td_errors(jnp.zeros(3), jnp.zeros(2), jnp.zeros(2), jnp.zeros(2))
     with pytest.raises(PlastixError, match="one trajectory"):
         discounted_returns(jnp.zeros((2, 3)), jnp.zeros((2, 3)))
     with pytest.raises(PlastixError, match="n must be a positive integer"):
-        n_step_returns(jnp.zeros(2), jnp.zeros(2), jnp.zeros(3), 0)
+        n_step_returns(jnp.zeros(2), jnp.zeros(2), jnp.zeros(2), 0)

@@ -55,6 +55,7 @@ def np_returns(r, done, gamma):
 
 
 # ---------------------------------------------------------------- learning
+@pytest.mark.learning
 @pytest.mark.parametrize("algo, baseline", [("a2c", "value"), ("reinforce", "batch-mean")])
 def test_two_armed_bandit_is_solved(algo, baseline):
     """Arms pay 1 w.p. (0.9, 0.1): the best arm's expected reward is 0.9, a uniform policy 0.5."""
@@ -111,6 +112,7 @@ class DelayedRecall(Environment):
         return obs, RecallState(state.cue, state.t + 1), reward, jnp.zeros((), bool), last
 
 
+@pytest.mark.learning
 def test_recurrent_agent_beats_a_feed_forward_one_on_a_memory_task():
     env_and_params = (DelayedRecall(), RecallParams(episode_length=4))
     base = RLConfig(task="bandit", hidden=8, batch_size=32, lr=3e-2, gamma=1.0, entropy_coef=0.0,
@@ -150,6 +152,7 @@ def test_carry_is_fresh_exactly_after_an_episode_boundary():
     np.testing.assert_allclose(np.asarray(ro.logits), logits, rtol=1e-10)
 
 
+@pytest.mark.slow
 def test_a2c_loss_in_trainer_equals_numpy_on_a_recorded_rollout():
     setup = build_setup(SMALL64)
     params = setup.agent.init(jax.random.PRNGKey(0))
@@ -186,6 +189,7 @@ def test_reinforce_batch_mean_loss_equals_numpy():
     np.testing.assert_allclose(float(batch_loss(config, ro).total), -np.sum(logp * adv) / (B * T), rtol=1e-10)
 
 
+@pytest.mark.slow
 def test_bptt_through_the_rollout_equals_gradient_of_a_replay():
     """∇ of the trainer's loss (grad through the rollout scan) = ∇ of the same loss recomputed
     by replaying the recorded observations through the core in a Python loop."""
@@ -231,6 +235,7 @@ def test_same_seed_same_metrics_different_seed_different(one_call):
     np.testing.assert_array_equal(metrics["step"][0], [2 * 3 * 5, 4 * 3 * 5, 6 * 3 * 5])  # env steps
 
 
+@pytest.mark.slow
 def test_segmented_training_equals_one_call_bitwise(one_call):
     trainer, (states, metrics) = one_call
     seg_states, seg_metrics = run_segments(trainer, seed_keys([3, 3, 4]), [1, 1, 1])
@@ -250,6 +255,7 @@ class NaNBandit(TwoArmedBandit):
         return jnp.where(state.t == 2, obs.at[0].set(jnp.nan), obs)
 
 
+@pytest.mark.slow
 def test_non_finite_observation_raises_naming_update_step_seed_and_field():
     env = NaNBandit()
     env_params = make_env("bandit", episode_length=4)[1]

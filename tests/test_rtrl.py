@@ -1,5 +1,5 @@
 """RTRL (generic and the explicit Elman recursion) against autodiff BPTT, in float64, and
-online RTRL against hand-written references (seed 001 eqs. 25–26; Williams & Zipser 1989)."""
+online RTRL against hand-written references (Williams & Zipser 1989)."""
 
 
 import jax
@@ -170,6 +170,7 @@ def test_rtrl_online_two_steps_match_the_documented_approximation():
     np.testing.assert_allclose(ravel_pytree(new)[0], theta2, rtol=0, atol=1e-12)
 
 
+@pytest.mark.learning
 def test_rtrl_online_learns_to_recall_the_previous_input():
     """Target y_t = x_{t−1}, x_t ~ N(0, 1): the untrained net costs ≈ 0.5 per step (as predicting
     0 would); after a few hundred online RTRL updates the loss is a fraction of that."""

@@ -23,6 +23,7 @@ def stacked_params(seeds=3):
     return model, jax.vmap(model.init)(keys)
 
 
+@pytest.mark.slow
 def test_params_round_trip_every_seed_bitwise(tmp_path):
     model, params = stacked_params()
     save_params(tmp_path, params)
@@ -58,6 +59,7 @@ def test_run_dir_is_never_overwritten(tmp_path):
     assert json.loads(before)["seeds"] == [0]
 
 
+@pytest.mark.slow
 def test_influence_of_a_trained_run_uses_its_saved_network(tmp_path):
     out = tmp_path / "run"
     argv = ["train", "adding", "--core", "elman", "--hidden", "4", "--seq-len", "6", "--batch-size", "4",
@@ -77,15 +79,14 @@ def test_influence_of_a_trained_run_uses_its_saved_network(tmp_path):
 
 
 def test_non_finite_final_metric_is_an_error_naming_the_seed(tmp_path, capsys):
-    from plastix.cli.train import print_summary
-    from plastix.tasks import get_task
+    from plastix.algorithms import summarize_supervised
     from plastix.train.supervised import SupervisedConfig
 
     metrics = {"charts/eval_metric": np.array([[0.5, 0.1], [0.4, np.nan]]),
                "losses/skipped_updates": np.array([[0, 0], [0, 7]])}
     with pytest.raises(PlastixError, match=r"not finite for seed\(s\) \[4\].*\[0, 7\]"):
-        print_summary(tmp_path, get_task("adding"), SupervisedConfig(), metrics, [3, 4])
-    print_summary(tmp_path, get_task("adding"), SupervisedConfig(), {k: v[:1] for k, v in metrics.items()}, [3])
+        summarize_supervised(tmp_path, SupervisedConfig(), metrics, [3, 4], False)
+    summarize_supervised(tmp_path, SupervisedConfig(), {k: v[:1] for k, v in metrics.items()}, [3], False)
     assert "run directory" in capsys.readouterr().out
 
 
@@ -94,6 +95,7 @@ SUPERVISED_COLUMNS = ["step", "wall_time", "seed", "losses/train_loss", "charts/
                       "charts/baseline", "losses/skipped_updates"]
 
 
+@pytest.mark.slow
 def test_tiny_cli_run_creates_the_documented_files_and_columns(tmp_path, capsys):
     import csv
 
@@ -135,8 +137,8 @@ def test_tiny_cli_run_creates_the_documented_files_and_columns(tmp_path, capsys)
     (["--gamma", "1.5"], r"--gamma must lie in \[0, 1\], got 1.5"),
     (["--clip-norm", "nan"], "clip_norm must be a finite number"),
     (["--seeds", "0"], "seeds must be a positive integer"),
-    (["--double"], "--double only apply to --algo dqn"),
-    (["--dtype", "float16"], "unknown dtype 'float16'"),
+    (["--double"], r"do not apply to --algo supervised on task 'adding': --double \(accepted by dqn\)"),
+    (["--dtype", "float16"], r"invalid choice 'float16' for argument '--dtype'"),
     (["--core", "lstmm"], "Did you mean 'lstm'"),
     (["--lr", "0.01", "--lr-end", "0.5"], r"lr_end must lie in \[0, lr = 0.01\]"),
     (["--lr-end", "-1"], r"--lr-end must lie in"),
@@ -156,7 +158,7 @@ def test_unknown_flag_is_rejected_by_the_parser(capsys):
 
 
 def test_discrete_algorithm_on_continuous_actions_is_refused():
-    from plastix.cli.train import check_discrete_actions
+    from plastix.rl.resolve import check_discrete_actions
 
     class Pendulum:  # a continuous action space: no finite number of actions
         num_actions = None

@@ -1,4 +1,5 @@
-"""Seed 000's REINFORCE exercises, checked numerically (plastix.rl.score_function).
+"""The score-function (REINFORCE, Williams 1992) exercises, checked numerically
+(plastix.exercises.score_function).
 
 The policy is the softmax MLP with one hidden layer; the problem is a small contextual bandit
 (3 states with fixed input vectors, 3 actions), small enough to sum over every (s, a) exactly."""
@@ -12,7 +13,7 @@ import pytest
 from jax.flatten_util import ravel_pytree
 
 from plastix.errors import PlastixError
-from plastix.rl import (
+from plastix.exercises.score_function import (
     DiscreteProblem,
     eligibility_mean,
     eligibility_table,
@@ -62,7 +63,7 @@ def test_hand_eligibility_equals_autodiff():
 
 
 def test_eligibility_has_zero_mean_exactly():
-    # Seed 000 exercise 2: E[e] = Σ_a π(a|s) ∇log π(a|s) = ∇ Σ_a π(a|s) = 0, per state.
+    # Exercise 2: E[e] = Σ_a π(a|s) ∇log π(a|s) = ∇ Σ_a π(a|s) = 0, per state.
     np.testing.assert_allclose(eligibility_mean(logp_fn, THETA0, PROBLEM), 0.0, atol=1e-13)
     probs = np.exp(np.asarray(logp_fn(THETA0)))
     for s in range(S):  # independently, with the hand eligibilities
@@ -115,6 +116,7 @@ def test_reinforce_estimate_error_shrinks_like_one_over_sqrt_n():
     assert rmse[10000] < 0.05 * np.linalg.norm(grad)
 
 
+@pytest.mark.learning
 def test_reinforce_backprop_step_is_the_seed_update_and_learns():
     x, key = XS[1], jax.random.PRNGKey(4)
     reward_fn = lambda x, a: PROBLEM.R[1, a]  # noqa: E731

@@ -40,6 +40,7 @@ def one_call():
     return TRAIN_SEEDS(seed_keys([3, 4]))
 
 
+@pytest.mark.slow
 def test_segmented_training_equals_one_call_bitwise(one_call):
     states, metrics = one_call
     trainer = make_trainer(TINY)
@@ -51,6 +52,7 @@ def test_segmented_training_equals_one_call_bitwise(one_call):
     np.testing.assert_array_equal(seg_metrics["step"][0], [12, 24, 36, 48])  # sequences seen
 
 
+@pytest.mark.slow
 def test_vmapped_seeds_equal_seeds_trained_alone(one_call):
     states, metrics = one_call
     train = jax.jit(make_train(TINY))
@@ -70,6 +72,7 @@ def test_same_seed_same_result_and_different_seeds_differ(one_call):
     assert not np.allclose(a, b)
 
 
+@pytest.mark.slow
 def test_trained_params_follow_adam_on_the_same_batches():
     """Independent re-computation of the first update: Adam's first step is −lr·g/(|g|+ε)
     elementwise (bias-corrected m̂ = g, v̂ = g²), after clipping g to global norm 1."""
@@ -91,6 +94,7 @@ def test_trained_params_follow_adam_on_the_same_batches():
         np.testing.assert_allclose(p1, expected, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_non_finite_gradients_are_skipped_and_counted():
     def always_nan(model, params, batch):
         loss, grads = bptt_value_and_grad(model, params, batch)
@@ -115,6 +119,7 @@ def test_non_finite_gradients_are_skipped_and_counted():
     assert not np.array_equal(leaves(state.params)[0], leaves(trainer.init(key).params)[0])
 
 
+@pytest.mark.learning
 def test_lstm_learns_short_adding_problem_below_baseline():
     cfg = SupervisedConfig(task="adding", core="lstm", hidden=16, seq_len=8, batch_size=32, lr=1e-2,
                            num_updates=300, updates_per_log=100, eval_batch_size=256)

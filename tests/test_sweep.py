@@ -17,7 +17,7 @@ import pytest
 
 from plastix.cli import main
 from plastix.errors import PlastixError
-from plastix.sweep import load_state, parse_spec, require_ray, run_sweep, save_state, summarize, trial_history
+from plastix.sweep import build_trainer, load_state, parse_spec, require_ray, run_sweep, save_state, summarize, trial_history
 from plastix.train.supervised import (
     SupervisedConfig,
     make_trainer,
@@ -45,6 +45,20 @@ def test_spec_defaults_and_domains():
     assert spec.search == {"lr": ("grid", [0.01, 0.2])} and spec.seeds == (0,)
     accuracy = parse_spec(raw(fixed={**FIXED, "task": "temporal-order", "seq_len": 10}))
     assert accuracy.mode == "max"  # temporal-order reports accuracy: higher is better
+
+
+def test_every_registered_algorithm_can_be_swept():
+    """The sweep builds its trainers through the registry (plastix.algorithms): a tabular one too,
+    with its score metric and direction."""
+    from plastix.mdp.runner import GridConfig
+
+    grid = {"task": "lecture-grid", "total_steps": 400, "log_every": 100}
+    spec = parse_spec({"trainer": "sarsa", "fixed": {**grid, "algo": "sarsa"}, "search": {"lr": {"grid": [0.2, 0.5]}}})
+    assert (spec.metric, spec.mode) == ("charts/episodic_return", "max")
+    trainer = build_trainer("sarsa", {**grid, "algo": "sarsa", "lr": 0.2})
+    assert trainer.setup.config == GridConfig(**grid, algo="sarsa", lr=0.2)
+    states, metrics = stacked_run(trainer, [0, 1], 4)
+    assert np.asarray(metrics["step"]).tolist() == [[100, 200, 300, 400]] * 2
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -88,6 +102,7 @@ def stacked_run(trainer, seeds, num_logs):
     return jax.jit(jax.vmap(lambda key: trainer.run(trainer.init(key), num_logs)))(seed_keys(seeds))
 
 
+@pytest.mark.slow
 def test_checkpoint_roundtrip_and_mismatch(tmp_path):
     states, _ = stacked_run(make_trainer(CFG), [0, 1], 1)
     save_state(tmp_path / "c", states, {"trial": "t1"})
@@ -96,7 +111,7 @@ def test_checkpoint_roundtrip_and_mismatch(tmp_path):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert meta["trial"] == "t1"
     bigger = jax.eval_shape(jax.vmap(make_trainer(dataclasses.replace(CFG, hidden=5)).init), seed_keys([0, 1]))
-    with pytest.raises(PlastixError, match=r"leaf .params.core.U is float64\[2, 4, 2\].*expects float64\[2, 5, 2\]"):
+    with pytest.raises(PlastixError, match=r"leaf .params.core.U in .* is float64\[2, 4, 2\].*expects float64\[2, 5, 2\]"):
         load_state(tmp_path / "c", bigger)
     with pytest.raises(PlastixError, match="missing or corrupt"):
         load_state(tmp_path / "nothing", bigger)
@@ -114,6 +129,7 @@ def gradient(setup, state):
     return batched_value_and_grad(setup.method, setup.model, state.params, batch)[1]
 
 
+@pytest.mark.slow
 def test_pbt_restore_continues_with_donor_state_and_new_lr(tmp_path):
     """A state saved by a trainer with lr 0.01 and restored into one built with lr 0.5: step
     counter and Adam moments are the donor's, and the next update is Adam with lr 0.5,

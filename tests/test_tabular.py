@@ -65,6 +65,7 @@ def test_linear_schedule():
     assert float(linear_schedule(jnp.asarray(500), 0.3, None, 100)) == pytest.approx(0.3)
 
 
+@pytest.mark.learning
 def test_q_learning_converges_to_planned_q_star_on_a_deterministic_mdp():
     # Deterministic transitions make every TD target exact given Q, so with all pairs visited
     # (ε = 1: uniform behaviour) Q-learning's fixed point is Q* and it is reached to rounding.
@@ -88,6 +89,7 @@ def _eps_soft_q(mdp, eps, iters=3000):
     return Q
 
 
+@pytest.mark.learning
 def test_sarsa_converges_to_q_of_its_epsilon_greedy_policy():
     mdp, eps = SMALL.mdp, 0.2
     cfg = TabularConfig(algo="sarsa", total_steps=100_000, lr=0.5, lr_visit_power=0.7, epsilon=eps,
@@ -116,6 +118,7 @@ def _greedy_path(task, q):
     return path
 
 
+@pytest.mark.learning
 def test_cliff_walking_sarsa_is_safe_and_q_learning_takes_the_edge():
     # Sutton & Barto ex. 6.6 / fig. 6.4 (ε = 0.1): SARSA's online return per episode is higher
     # (about -25 against -50), Q-learning learns the optimal edge path, SARSA the safe path.
@@ -200,6 +203,7 @@ def test_inverse_cdf_sampling_never_picks_impossible_states():
     np.testing.assert_array_equal(got, [1, 1, 1, 3, 3, 3])
 
 
+@pytest.mark.learning
 @settings(max_examples=5, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1))
 def test_q_learning_on_random_deterministic_mdps_reaches_q_star(seed):

@@ -168,6 +168,7 @@ EXAMPLES = {"adding": adding_example, "copy": copy_example, "temporal-order": te
             "reber": reber_example}
 
 
+@pytest.mark.slow
 def test_jitted_vmapped_batch_equals_examples_drawn_one_by_one():
     assert set(EXAMPLES) == set(SEQUENCE_TASKS)
     for name, task in SEQUENCE_TASKS.items():

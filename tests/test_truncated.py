@@ -1,4 +1,4 @@
-"""Truncated BPTT(h, h′) (Williams & Peng 1990; seed 001 eqs. 21–24) against BPTT (h = h′ = T)
+"""Truncated BPTT(h, h′) (Williams & Peng 1990) against BPTT (h = h′ = T)
 and against an explicit per-chunk reference written as a Python loop of ``jax.grad`` calls."""
 
 import jax
@@ -85,7 +85,7 @@ def test_full_window_equals_bptt(name):
      ("elman", 9, 3, 3, ()),  # h = h′
      ("elman", 8, 1, 1, (2,)),  # no backpropagation through time at all
      ("neuromod-rnn", 7, 7, 3, (3,)),  # h = T > h′: every chunk sees back to step 0
-     ("peephole-lstm", 9, 5, 2, (5,))],
+     pytest.param("peephole-lstm", 9, 5, 2, (5,), marks=pytest.mark.slow)],
 )
 def test_truncated_matches_per_chunk_reference(name, T, h, hp, resets):
     model, params, batch = _instance(name, T, resets=resets, seed=T + h)

@@ -1,4 +1,4 @@
-"""Atomic checkpoints of a whole training state (SPEC §5 "runs on disk"), for exact resume.
+"""Atomic checkpoints of a whole training state (docs/runs.md), for exact resume.
 
 A checkpoint holds everything a trainer needs to continue bitwise: the ``TrainState`` pytree
 stacked over seeds (parameters, optimizer state, PRNG keys, counters, environment states,
@@ -8,7 +8,8 @@ carries, replay buffers — whatever the trainer keeps in it), the metrics logge
 Layout (``run_dir/checkpoints/``)::
 
     step_00000400/          one finished checkpoint, named by the training step (budget units)
-        state.npz           leaf_00000 ... one array per state leaf (typed PRNG keys as key data)
+        state.npz           one array per state leaf, named by its pytree path (``write_tree``;
+                            typed PRNG keys as key data)
         metrics.npz         every metric (S, L), plus ``__walls__`` (L,)
         manifest.json       format, log points done, segment, config hash, leaf paths /
                             shapes / dtypes / key impls, sha256 of each file (written last)
@@ -40,7 +41,8 @@ import numpy as np
 
 from plastix.errors import PlastixError, check_positive_int
 
-FORMAT = 1
+FORMAT = 2  # 2: state.npz leaves named by pytree path (``write_tree``); 1: by index
+READABLE = (1, 2)
 DIRNAME = "checkpoints"
 PREFIX = "step_"
 TMP_PREFIX = ".tmp-"
@@ -112,6 +114,80 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+# ---------------------------------------------------------------- the one pytree serializer
+KEY_IMPLS = "__key_impls__"  # JSON {leaf path: PRNG impl name} of the typed-key leaves
+
+
+def tree_to_arrays(tree: Any) -> dict[str, np.ndarray]:
+    """A pytree as NumPy arrays named by their pytree paths (``jax.tree_util.keystr``), typed
+    PRNG keys as their key data (their impls under ``KEY_IMPLS``). Every file plastix writes
+    from a pytree (params.npz, checkpoints, sweep states) holds exactly this."""
+    arrays, impls = {}, {}
+    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        name = jax.tree_util.keystr(path)
+        if _is_key(leaf):
+            impls[name] = leaf.dtype._impl.name
+            leaf = jax.random.key_data(leaf)
+        arrays[name] = np.asarray(jax.device_get(leaf))
+    if impls:
+        arrays[KEY_IMPLS] = np.asarray(json.dumps(impls))
+    return arrays
+
+
+def write_tree(target, tree: Any) -> None:
+    """Write ``tree_to_arrays(tree)`` as one .npz to ``target`` (a path or an open binary file)."""
+    np.savez(target, **tree_to_arrays(tree))
+
+
+def save_tree(file: str | Path, tree: Any) -> Path:
+    """``write_tree`` to ``file`` atomically (a temporary name, then ``os.replace``)."""
+    file = Path(file)
+    tmp = file.with_name(file.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        write_tree(fh, tree)
+    os.replace(tmp, file)
+    return file
+
+
+def read_arrays(file: str | Path, what: str = "pytree") -> dict[str, np.ndarray]:
+    """Every array of a .npz written by ``write_tree``; PlastixError if it is missing or corrupt."""
+    try:
+        with np.load(file, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except Exception as err:  # missing file, zip / npy errors
+        raise PlastixError(f"{str(file)!r} is not a readable {what} file ({err}).") from None
+
+
+def tree_from_arrays(arrays: dict[str, np.ndarray], template: Any, source: str, *, index: int | None = None,
+                     what: str = "leaf") -> Any:
+    """The pytree of ``template`` (arrays or ``jax.ShapeDtypeStruct``) filled from ``arrays``
+    (``read_arrays``), checking every leaf's path, shape and dtype; with ``index`` the file
+    holds leaves stacked over seeds and ``template`` is one seed's: leaf[index] is taken.
+    Raises PlastixError naming the first leaf that is missing or differs."""
+    impls = json.loads(str(arrays[KEY_IMPLS])) if KEY_IMPLS in arrays else {}
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
+    out = []
+    for path, ref in leaves:
+        name = jax.tree_util.keystr(path)
+        if name not in arrays:
+            held = sorted(k for k in arrays if k != KEY_IMPLS)
+            raise PlastixError(f"{source!r} lacks {what} {name}; it holds {held}.")
+        value, key = arrays[name], _is_key(ref)
+        shape = jax.eval_shape(jax.random.key_data, ref).shape if key else ref.shape
+        dtype = np.dtype(jax.eval_shape(jax.random.key_data, ref).dtype if key else ref.dtype)
+        if index is not None:
+            if value.ndim < 1 or value.shape[1:] != tuple(shape) or not 0 <= index < value.shape[0]:
+                raise PlastixError(f"{what} {name} in {source!r} has shape {value.shape}, expected "
+                                   f"(seeds, {', '.join(map(str, shape))}) with seed index {index}.")
+            value = value[index]
+        if value.shape != tuple(shape) or (value.dtype != dtype and index is None):
+            raise PlastixError(f"{what} {name} in {source!r} is {value.dtype}{list(value.shape)}, the template "
+                               f"expects {dtype}{list(shape)} (a changed core, hidden size, seed count or dtype?).")
+        value = value.astype(dtype)
+        out.append(jax.random.wrap_key_data(value, impl=impls.get(name)) if key else jax.numpy.asarray(value))
+    return jax.tree_util.tree_unflatten(treedef, out)
+
+
 def list_checkpoints(run_dir: str | Path) -> list[Path]:
     """Finished checkpoints (directories ``step_N`` holding a manifest), oldest first."""
     root = checkpoint_dir(run_dir)
@@ -135,11 +211,9 @@ def save(run_dir: str | Path, state: Any, metrics: dict, walls, *, done: int, se
     tmp.mkdir()
     leaves = jax.tree_util.tree_flatten_with_path(state)[0]
     infos = [_leaf_info(p, x) for p, x in leaves]
-    arrays = {f"leaf_{i:05d}": np.asarray(jax.random.key_data(x) if _is_key(x) else x)
-              for i, (_, x) in enumerate(leaves)}
     tables = {k: np.asarray(v) for k, v in metrics.items()}
     tables[WALLS] = np.asarray(walls, np.float64)
-    _fsync_write(tmp / "state.npz", lambda fh: np.savez(fh, **arrays))
+    _fsync_write(tmp / "state.npz", lambda fh: write_tree(fh, state))
     _fsync_write(tmp / "metrics.npz", lambda fh: np.savez(fh, **tables))
     manifest = {"format": FORMAT, "done": int(done), "segment": int(segment), "step": int(step),
                 "config_hash": config_digest, "leaves": infos, "metrics": sorted(metrics),
@@ -168,9 +242,9 @@ def _read_manifest(path: Path) -> dict:
     if missing:
         raise PlastixError(f"checkpoint file {str(file)!r} is corrupt: it lacks {missing}; delete {str(path)!r} "
                            "to resume from an earlier checkpoint.")
-    if manifest.get("format") != FORMAT:
+    if manifest.get("format") not in READABLE:
         raise PlastixError(f"checkpoint {str(path)!r} has format {manifest.get('format')!r}, this plastix "
-                           f"reads format {FORMAT}.")
+                           f"reads formats {list(READABLE)}.")
     return manifest
 
 
@@ -229,7 +303,7 @@ def restore(run_dir: str | Path, template: Any, config_digest: str | None = None
     tables = _load_npz(path / "metrics.npz")
     leaves = []
     for i, info in enumerate(expected):
-        value = arrays.get(f"leaf_{i:05d}")
+        value = arrays.get(info["path"], arrays.get(f"leaf_{i:05d}"))  # format 1 named leaves by index
         if value is None or list(value.shape) != info["shape"] or value.dtype.name != info["dtype"]:
             raise PlastixError(f"checkpoint file {str(path / 'state.npz')!r} is corrupt at leaf {info['path']}.")
         leaves.append(jax.random.wrap_key_data(value, impl=info["key_impl"]) if info["key_impl"] else

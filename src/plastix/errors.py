@@ -41,3 +41,27 @@ def check_step_sizes(lr, lr_end) -> None:
     if lr_end is not None and (isinstance(lr_end, bool) or not isinstance(lr_end, (int, float))
                                or not (math.isfinite(lr_end) and 0 <= lr_end <= lr)):
         raise PlastixError(f"lr_end must lie in [0, lr = {lr!r}] (or None: a constant step size), got {lr_end!r}.")
+
+
+def check_vector(name: str, x, length: int) -> None:
+    """Reject ``x`` unless it has shape (length,): one trajectory (vmap for a batch)."""
+    if x.ndim != 1 or x.shape[0] != length:
+        raise PlastixError(f"{name} must have shape ({length},) (one trajectory; vmap for a batch), "
+                           f"got shape {tuple(x.shape)}.")
+
+
+def check_trajectory(r_t, *others: tuple[str, object]) -> int:
+    """T of one trajectory: ``r_t`` must have shape (T,) with T >= 1, and every ``(name, x)`` of
+    ``others`` shape (T,) too. Shapes are static, so this runs once at trace time."""
+    if r_t.ndim != 1 or r_t.shape[0] < 1:
+        raise PlastixError(f"r_t must have shape (T,) with T >= 1 (one trajectory; vmap for a batch), "
+                           f"got shape {tuple(r_t.shape)}.")
+    for name, x in others:
+        check_vector(name, x, r_t.shape[0])
+    return r_t.shape[0]
+
+
+def check_clip_norm(clip_norm) -> None:
+    """A trainer's gradient-clipping threshold: None (no clipping) or a positive finite number."""
+    if clip_norm is not None and not (math.isfinite(clip_norm) and clip_norm > 0):
+        raise PlastixError(f"clip_norm must be positive (or None), got {clip_norm!r}.")

@@ -1,7 +1,7 @@
-"""Scale-out of vmapped seeds across the local JAX devices (SPEC §5 "Scale").
+"""Scale-out of vmapped seeds across the local JAX devices (docs/scaling.md).
 
 Every plastix trainer runs S seeds at once as ``jax.vmap`` over a leading seed axis
-(``plastix.train.supervised.run_segments``). Seeds never interact, so that axis can be split
+(``plastix.train.harness.run_segments``). Seeds never interact, so that axis can be split
 across D devices with no communication: a 1-D ``Mesh`` of the devices with axis name
 ``"seeds"`` and ``NamedSharding(mesh, P("seeds"))`` on every leaf puts seeds
 ``[i b, (i+1) b)`` on device i (b = S'/D seeds per device). Each device runs ``jit(vmap(trainer.run))`` on its own
@@ -136,7 +136,7 @@ def run_segments_sharded(trainer, keys: jax.Array, segments: Sequence[int],
                          done: int = 0, after_segment: Callable[[int, Any, dict], None] | None = None):
     """``run_segments`` with the seeds split across ``devices`` (default: all local devices).
 
-    trainer: a ``plastix.train.supervised.Trainer`` (pure ``init(key)``, ``run(state, n)``);
+    trainer: a ``plastix.train.harness.Trainer`` (pure ``init(key)``, ``run(state, n)``);
     keys (S, 2); segments: log points per jitted segment. ``on_segment(done_logs, metrics)``
     gets host metrics of the segment, each (S, n). Returns (states, metrics) as
     ``run_segments`` does: states with a leading axis S (NamedSharding over the devices; the

@@ -62,13 +62,12 @@ def curve_stats(rows: Sequence[dict[str, float]], metric: str, band: str = "iqr"
 
 
 def _axes(panels: int):
-    import matplotlib
+    """A figure with one row of ``panels`` axes, built with matplotlib's object API: no pyplot
+    state and no backend switch, so a notebook's backend is left alone."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4), squeeze=False)
-    return plt, fig, axes[0]
+    fig = Figure(figsize=(5.5 * panels, 4))
+    return fig, fig.subplots(1, panels, squeeze=False)[0]
 
 
 def draw_curve(ax, curve: Curve, label: str) -> None:
@@ -98,7 +97,7 @@ def plot_runs(
     if xlabel is None:
         rl = any(rows and "charts/episodic_return" in rows[0] for _, rows in runs)
         xlabel = "environment steps (per seed)" if rl else "training sequences (per seed)"
-    plt, fig, axes = _axes(len(metrics))
+    fig, axes = _axes(len(metrics))
     for i, (ax, metric) in enumerate(zip(axes, metrics, strict=True)):
         for label, rows in runs:
             curve = curve_stats(rows, metric, band=band, rng=np.random.default_rng(seed))
@@ -118,5 +117,4 @@ def plot_runs(
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
-    plt.close(fig)
     return out

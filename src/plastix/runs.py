@@ -6,7 +6,7 @@ Layout of a run directory::
     metrics.csv     long format, one row per (step, seed): step, wall_time, seed, <metric>...
                     metric names are namespaced, e.g. charts/eval_loss, losses/train_loss
     checkpoints/    step_XXXXXXXX/ atomic checkpoints, the newest N (``plastix.checkpoint``)
-    params.npz      final parameters, leaves stacked over seeds (``save_params``)
+    params.npz      final parameters, leaves stacked over seeds (``save_params``, ``plastix.checkpoint.save_tree``)
     curves.png      learning curves (median and inter-quartile range over seeds)
     train.log       what the run printed, with timestamps (appended to by a resume)
     tensorboard/    with --tensorboard: seed_<seed>/ event files (``plastix.tb``)
@@ -142,44 +142,23 @@ def _atomic_write(file: Path, text: str) -> None:
 
 
 def save_params(path: Path, params: Any) -> Path:
-    """Save a parameter pytree (leaves stacked over seeds) to ``params.npz``, atomically.
-    Keys are the leaves' pytree paths, so ``load_params`` can check the structure."""
-    import jax
-    import numpy as np
+    """Save a parameter pytree (leaves stacked over seeds) to ``params.npz``, atomically, with
+    the one pytree serializer (``plastix.checkpoint.save_tree``: arrays named by pytree path)."""
+    from plastix.checkpoint import save_tree
 
-    leaves = jax.tree_util.tree_flatten_with_path(params)[0]
-    arrays = {jax.tree_util.keystr(k): np.asarray(v) for k, v in leaves}
-    tmp = Path(path) / (PARAMS + ".tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, Path(path) / PARAMS)
-    return Path(path) / PARAMS
+    return save_tree(Path(path) / PARAMS, params)
 
 
 def load_params(path: Path, template: Any, seed_index: int = 0) -> Any:
     """Load one seed's parameters from ``params.npz`` into the structure of ``template``
     (unbatched parameters of the same model). Raises PlastixError naming any mismatch."""
-    import jax
-    import numpy as np
+    from plastix.checkpoint import read_arrays, tree_from_arrays
 
     file = Path(path) / PARAMS
     if not file.exists():
         raise PlastixError(f"{str(path)!r} has no {PARAMS}: it holds no trained parameters (grid runs keep q_table.npy instead).")
-    try:
-        data = np.load(file)
-    except Exception as err:  # zip/npy errors: a corrupt file
-        raise PlastixError(f"{str(file)!r} is not a readable parameter file ({err}).") from None
-    leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
-    out = []
-    for key, ref in leaves:
-        name = jax.tree_util.keystr(key)
-        if name not in data.files:
-            raise PlastixError(f"{str(file)!r} lacks parameter {name}; it holds {sorted(data.files)}.")
-        value = data[name]
-        if value.ndim < 1 or value.shape[1:] != ref.shape or not 0 <= seed_index < value.shape[0]:
-            raise PlastixError(f"parameter {name} in {str(file)!r} has shape {value.shape}, expected "
-                               f"(seeds, {', '.join(map(str, ref.shape))}) with seed index {seed_index}.")
-        out.append(value[seed_index].astype(ref.dtype))
-    return jax.tree_util.tree_unflatten(treedef, out)
+    arrays = read_arrays(file, "parameter")
+    return tree_from_arrays(arrays, template, str(file), index=seed_index, what="parameter")
 
 
 # ---------------------------------------------------------------- resumable training driver
@@ -199,24 +178,25 @@ class RunControl(NamedTuple):
     tensorboard: bool = False
 
 
-def open_run(args: Any, default_name: str, payload: dict, seeds: list[int]) -> RunControl:
-    """A new run directory (``args.out`` or ``runs/<default_name>``), or with ``args.resume``
-    the existing one, whose ``config.json`` must hold the same resolved config and seeds."""
+def open_run(options: Any, default_name: str, payload: dict, seeds: list[int], describe: str = "") -> RunControl:
+    """A new run directory (``options.out`` or ``runs/<default_name>``), or with ``options.resume``
+    the existing ``options.out``, whose ``config.json`` must hold the same resolved config and
+    seeds. ``options``: a ``plastix.driver.RunOptions``; ``describe``: the run, for train.log."""
     from plastix.checkpoint import config_hash
 
     digest = config_hash(payload["resolved"])
-    if args.resume is not None:
-        path = Path(args.resume)
+    if options.resume:
+        path = Path(options.out)
         saved = read_config(path)
         if config_hash(saved["config"].get("resolved")) != digest or saved.get("seeds") != seeds:
             raise PlastixError(f"the config in {str(path / CONFIG)!r} does not resolve to the same training "
                                "(settings or seeds differ); resume with the flags it was started with.")
         # nothing is written here: the driver logs the resume once its checkpoint has loaded
     else:
-        path = create_run_dir(args.out, default_name, payload, seeds)
-        log_line(path, f"started: plastix train {args.task} (seeds {seeds}); config in {CONFIG}")
-    return RunControl(path, list(seeds), digest, args.resume is not None, args.checkpoint_every,
-                      args.keep_checkpoints, args.max_skipped, args.tensorboard)
+        path = create_run_dir(options.out, default_name, payload, seeds)
+        log_line(path, f"started: {describe} (seeds {seeds}); config in {CONFIG}")
+    return RunControl(path, list(seeds), digest, bool(options.resume), options.checkpoint_every,
+                      options.keep_checkpoints, options.max_skipped, options.tensorboard)
 
 
 def plan_segments(num_logs: int, checkpoint_every: int | None, segments: int = 10) -> list[int]:
@@ -269,7 +249,7 @@ def check_skipped(metrics: dict, seeds: list[int], max_skipped: int, first_new: 
 
 
 class SegmentSaver:
-    """``after_segment`` hook of ``plastix.train.supervised.run_segments``: appends the segment's
+    """``after_segment`` hook of ``plastix.train.harness.run_segments``: appends the segment's
     metrics, enforces ``max_skipped``, then writes a checkpoint, ``metrics.csv`` (every log point
     so far: a resume rewrites the file, never duplicates rows) and TensorBoard events."""
 

@@ -1,14 +1,15 @@
 """Hyperparameter sweeps and population-based training of plastix trainers on Ray Tune.
 
-``plastix sweep CONFIG`` (``plastix.cli.sweep``) reads a JSON or TOML file (docs/scaling.md)::
+``plastix sweep CONFIG`` reads a JSON or TOML file (docs/scaling.md)::
 
-    trainer = "supervised"            # or "rl": plastix.train.supervised / plastix.rl.trainer
-    metric = "charts/eval_metric"     # optional (default per trainer), reported per log point
+    trainer = "supervised"            # any algorithm of plastix.algorithms (a2c, dqn, q-learning, ...;
+                                      # "rl" = the policy-gradient trainer, its algo field picks one)
+    metric = "charts/eval_metric"     # optional (default: the algorithm's score metric), per log point
     mode = "min"                      # optional (default: the task's direction)
     seeds = [0]                       # seeds per trial (vmapped; the metric is their mean)
     num_samples = 1                   # Ray's num_samples (repeats of the grid / random draws)
     logs_per_report = 1               # log points per Tune report (one training_iteration)
-    [fixed]                           # any field of SupervisedConfig / RLConfig
+    [fixed]                           # any field of the algorithm's config class
     task = "adding"
     [search]                          # domains: grid | choice | uniform | loguniform | randint
     lr = { loguniform = [1e-4, 1e-2] }
@@ -50,14 +51,13 @@ import numpy as np
 
 from plastix.errors import PlastixError, check_positive_int, unknown_name
 
-TRAINERS = ("supervised", "rl")
+TRAINERS = ("supervised", "rl", "a2c", "reinforce", "dqn", "q-learning", "sarsa")  # plastix.algorithms
 KINDS = ("grid", "random", "pbt")
 DOMAINS = ("grid", "choice", "uniform", "loguniform", "randint")
 TOP_KEYS = ("trainer", "name", "metric", "mode", "seeds", "num_samples", "logs_per_report", "fixed", "search",
             "scheduler")
 SCHEDULER_KEYS = ("kind", "perturbation_interval", "quantile_fraction", "resample_probability", "mutations",
                   "synch")
-DEFAULT_METRIC = {"supervised": "charts/eval_metric", "rl": "charts/episodic_return"}
 STATE_FILE = "state.npz"
 META_FILE = "meta.json"
 
@@ -88,32 +88,31 @@ class SweepSpec:
 
 
 # ---------------------------------------------------------------- configs
+def algorithm(trainer: str):
+    """The registry entry of a sweep's ``trainer``: an algorithm name (``plastix.algorithms``), or
+    ``rl`` for the policy-gradient trainer (its ``algo`` setting picks a2c or reinforce)."""
+    from plastix.algorithms import get_algorithm
+
+    return get_algorithm("a2c" if trainer == "rl" else trainer)
+
+
 def config_class(trainer: str):
-    if trainer == "supervised":
-        from plastix.train.supervised import SupervisedConfig
-
-        return SupervisedConfig
-    from plastix.rl.trainer import RLConfig
-
-    return RLConfig
+    return algorithm(trainer).config_class
 
 
 def build_trainer(trainer: str, settings: dict):
     """A plastix Trainer from a trainer name and config fields (tables become sorted pairs)."""
+    from plastix.train.harness import set_dtype
+
     cls = config_class(trainer)
     fields = {f.name for f in dataclasses.fields(cls)}
     for key in settings:
         if key not in fields:
             raise unknown_name(f"{trainer} setting", key, fields)
     values = {k: tuple(sorted(v.items())) if isinstance(v, dict) else v for k, v in settings.items()}
-    if values.get("dtype") == "float64":
-        jax.config.update("jax_enable_x64", True)  # as plastix train does for --dtype float64
+    set_dtype(values.get("dtype", "float32"))
     config = cls(**values)
-    if trainer == "supervised":
-        from plastix.train.supervised import make_trainer
-    else:
-        from plastix.rl.trainer import make_trainer
-    return make_trainer(config)
+    return algorithm(trainer).make_trainer(config)
 
 
 def read_config_file(path: str | os.PathLike) -> dict:
@@ -178,7 +177,7 @@ def parse_spec(raw: dict) -> SweepSpec:
     pbt = parse_pbt(sched) if kind == "pbt" else None
     spec = SweepSpec(
         trainer=trainer, name=str(raw.get("name", f"sweep-{trainer}")),
-        metric=str(raw.get("metric", DEFAULT_METRIC[trainer])), mode=str(raw.get("mode", "")),
+        metric=str(raw.get("metric", algorithm(trainer).score)), mode=str(raw.get("mode", "")),
         seeds=tuple(seeds), num_samples=check_positive_int("num_samples", raw.get("num_samples", 1)),
         logs_per_report=check_positive_int("logs_per_report", raw.get("logs_per_report", 1)),
         fixed=fixed, search=search, kind=kind, pbt=pbt)
@@ -235,24 +234,15 @@ def load_spec(path: str | os.PathLike) -> SweepSpec:
 
 
 # ---------------------------------------------------------------- checkpoints
-def _paths_and_leaves(state) -> tuple[list[str], list]:
-    flat = jax.tree_util.tree_flatten_with_path(state)[0]
-    return [jax.tree_util.keystr(p) for p, _ in flat], [leaf for _, leaf in flat]
-
-
 def save_state(directory: str | os.PathLike, state, meta: dict | None = None) -> Path:
-    """Write the leaves of ``state`` to ``directory/state.npz`` (+ ``meta.json`` with their tree
-    paths, shapes and dtypes); both written to a temporary name then renamed (atomic)."""
+    """Write ``state`` to ``directory/state.npz`` with the one pytree serializer
+    (``plastix.checkpoint.save_tree``) and ``meta`` to ``meta.json``; both atomic."""
+    from plastix.checkpoint import save_tree
+
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    paths, leaves = _paths_and_leaves(state)
-    arrays = [np.asarray(jax.device_get(leaf)) for leaf in leaves]
-    with open(directory / (STATE_FILE + ".tmp"), "wb") as fh:
-        np.savez(fh, **{f"leaf_{i:04d}": a for i, a in enumerate(arrays)})
-    os.replace(directory / (STATE_FILE + ".tmp"), directory / STATE_FILE)
-    info = {"paths": paths, "shapes": [list(a.shape) for a in arrays], "dtypes": [str(a.dtype) for a in arrays],
-            **(meta or {})}
-    (directory / (META_FILE + ".tmp")).write_text(json.dumps(info, indent=1))
+    save_tree(directory / STATE_FILE, state)
+    (directory / (META_FILE + ".tmp")).write_text(json.dumps(meta or {}, indent=1))
     os.replace(directory / (META_FILE + ".tmp"), directory / META_FILE)
     return directory
 
@@ -261,24 +251,15 @@ def load_state(directory: str | os.PathLike, template) -> tuple[Any, dict]:
     """(state, meta) from ``save_state``'s files, with the tree structure of ``template`` (e.g. the
     stacked ``init`` of a trainer built with other hyperparameters). Every leaf must have the
     template's path, shape and dtype, else PlastixError naming the first that differs."""
+    from plastix.checkpoint import read_arrays, tree_from_arrays
+
     directory = Path(directory)
     try:
         meta = json.loads((directory / META_FILE).read_text())
-        with np.load(directory / STATE_FILE) as data:
-            arrays = [data[f"leaf_{i:04d}"] for i in range(len(meta["paths"]))]
-    except (OSError, KeyError, ValueError) as err:
+    except (OSError, ValueError) as err:
         raise PlastixError(f"checkpoint {str(directory)!r} is missing or corrupt ({err}).") from None
-    paths, leaves = _paths_and_leaves(template)
-    if paths != meta["paths"]:
-        extra = sorted(set(meta["paths"]) ^ set(paths))[:3]
-        raise PlastixError(f"checkpoint {str(directory)!r} holds a different state: {len(meta['paths'])} leaves vs "
-                           f"the trainer's {len(paths)}; differing: {extra}.")
-    for path, saved, leaf in zip(paths, arrays, leaves, strict=True):
-        if saved.shape != leaf.shape or saved.dtype != leaf.dtype:
-            raise PlastixError(f"checkpoint leaf {path} is {saved.dtype}{list(saved.shape)}, the trainer expects "
-                               f"{leaf.dtype}{list(leaf.shape)} (a changed core, hidden size, seed count or dtype?).")
-    treedef = jax.tree.structure(template)
-    return jax.tree.unflatten(treedef, [jax.numpy.asarray(a) for a in arrays]), meta
+    arrays = read_arrays(directory / STATE_FILE, "sweep checkpoint")
+    return tree_from_arrays(arrays, template, str(directory / STATE_FILE)), meta
 
 
 # ---------------------------------------------------------------- Ray Tune
@@ -320,10 +301,11 @@ def make_scheduler(spec: SweepSpec, tune):
         synch=spec.pbt.synch)
 
 
-def trial_report(spec: SweepSpec, metrics: dict, state, restored: dict, trial_id: str) -> dict:
-    """What a trial reports after a chunk: the metric (mean over seeds, last log point) and progress."""
+def trial_report(spec: SweepSpec, metrics: dict, done: int, restored: dict, trial_id: str) -> dict:
+    """What a trial reports after a chunk: the metric (mean over seeds, last log point) and
+    progress (``update``: updates done, or log windows for trainers without updates)."""
     last = {k: float(np.mean(np.asarray(v)[:, -1])) for k, v in metrics.items()}
-    return {**last, spec.metric: last[spec.metric], "update": int(np.asarray(state.update)[0]), "trial": trial_id,
+    return {**last, spec.metric: last[spec.metric], "update": int(done), "trial": trial_id,
             "restored_from_update": restored.get("update", -1), "restored_from_trial": restored.get("trial", "")}
 
 
@@ -350,28 +332,29 @@ def sweep_trainable(params: dict, spec: SweepSpec, history_dir: str | None = Non
     checkpointing every ``logs_per_report`` log points; continues a checkpoint if Tune gives one."""
     from ray import tune
 
-    from plastix.train.supervised import seed_keys
+    from plastix.train.harness import seed_keys
 
     trainer = build_trainer(spec.trainer, {**spec.fixed, **params})
     config = trainer.setup.config
     states = jax.jit(jax.vmap(trainer.init))(seed_keys(spec.seeds))
     restored: dict = {}
+    done, per_log = 0, getattr(config, "updates_per_log", 1)
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as directory:
             states, meta = load_state(directory, states)
-        restored = {"update": int(np.asarray(states.update)[0]), "trial": meta.get("trial", "")}
+        done = int(meta["done"])
+        restored = {"update": done * per_log, "trial": meta.get("trial", "")}
     run = jax.jit(jax.vmap(trainer.run, in_axes=(0, None)), static_argnums=1)
-    done = int(np.asarray(states.update)[0]) // config.updates_per_log
     trial_id = tune.get_context().get_trial_id()
     while done < config.num_logs:
         n = min(spec.logs_per_report, config.num_logs - done)
         states, metrics = run(states, n)
         done += n
-        report = trial_report(spec, jax.device_get(metrics), states, restored, trial_id)
+        report = trial_report(spec, jax.device_get(metrics), done * per_log, restored, trial_id)
         append_history(history_dir, trial_id, report, params, -(-done // spec.logs_per_report))
         with tempfile.TemporaryDirectory() as directory:
-            save_state(directory, states, {"trial": trial_id, "params": params})
+            save_state(directory, states, {"trial": trial_id, "params": params, "done": done})
             tune.report(report, checkpoint=tune.Checkpoint.from_directory(directory))
 
 

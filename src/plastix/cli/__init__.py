@@ -1,5 +1,6 @@
 """The ``plastix`` command line. Each subcommand is a frozen dataclass (its fields are the
-flags, their docstrings the help) with a ``run() -> int`` method, defined in its own module.
+flags, their docstrings the help) with a ``run() -> int`` method, defined in its own module
+(``train`` has one dataclass per algorithm, chosen by its ``parse``).
 Only the chosen subcommand's module is imported, so one command's dependencies never slow or
 break another."""
 
@@ -13,7 +14,7 @@ from plastix.errors import PlastixError, unknown_name
 
 # subcommand -> (module, dataclass, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "train": ("plastix.cli.train", "TrainArgs", "train a named task with a named core and algorithm, several seeds at once"),
+    "train": ("plastix.cli.train", "TrainCommand", "train a named task with a named core and algorithm, several seeds at once"),
     "check-grads": ("plastix.cli.grads", "CheckGradsArgs", "compare hand-bptt, rtrl, truncated-bptt and finite differences with autodiff BPTT"),
     "influence": ("plastix.cli.grads", "InfluenceArgs", "plot the input influence ||dy_T/dx_t|| against t (vanishing gradients)"),
     "plot": ("plastix.cli.plot", "PlotArgs", "plot learning curves of run directories (median and IQR, or bootstrap CI bands, over seeds)"),
@@ -54,10 +55,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PlastixError as err:
         print(f"plastix: error: {err}\n\n{usage()}", file=sys.stderr)
         return 2
-    try:
-        args = tyro.cli(command, args=argv[1:], prog=f"plastix {argv[0]}")
+    try:  # a command with its own ``parse`` (train: per algorithm) picks its dataclass itself
+        parse = getattr(command, "parse", None)
+        prog = f"plastix {argv[0]}"
+        args = parse(argv[1:], prog) if parse is not None else tyro.cli(command, args=argv[1:], prog=prog)
     except SystemExit as exit_:  # tyro/argparse: --help (0) or a bad flag (2)
         return int(exit_.code or 0)
+    except PlastixError as err:
+        print(f"plastix: error: {err}", file=sys.stderr)
+        return 2
     try:
         return int(args.run() or 0)
     except PlastixError as err:

@@ -1,163 +1,270 @@
-"""Arguments of ``plastix train``, shared by every trainer (one dataclass, as in CleanRL:
-the field docstrings are the CLI help and the logged config)."""
+"""Arguments of ``plastix train``: one dataclass per algorithm (as CleanRL's and tyro's per-script
+``Args``: the field docstrings are the CLI help and the logged config), each nesting the run
+options shared by every algorithm (``RunArgs``, flags without a prefix: ``--seed``, ``--out``).
+
+    SupervisedArgs       supervised (sequence tasks, ``data:<file>``)
+    PolicyGradientArgs   a2c;  ReinforceArgs adds --baseline for reinforce
+    DQNArgs              dqn
+    TabularArgs          q-learning, sarsa (grid tasks)
+
+``ALGORITHM_ARGS`` names the class of each algorithm of the registry (``plastix.algorithms``);
+``plastix.cli.train`` peeks at the task and ``--algo`` and parses with that class only. A field
+defaults either to its config class's default (read from it here, never restated) or to None:
+"the task's default", filled in by the algorithm's resolver from its task table
+(``plastix.train.resolve``, ``plastix.rl.resolve.RL_PRESETS``, ``plastix.dqn.resolve.DQN_DEFAULTS``,
+``plastix.mdp.runner``).
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated
+from typing import Annotated, Literal
 
 import tyro
 
-from plastix.errors import PlastixError
+from plastix.driver import RunOptions
+from plastix.dqn.config import DQNConfig
+from plastix.options import parse_options
+from plastix.rl.trainer import RLConfig
+from plastix.train.supervised import SupervisedConfig
+
+ALGO = Literal["supervised", "a2c", "reinforce", "dqn", "q-learning", "sarsa"]
+GRAD = Literal["bptt", "hand-bptt", "truncated-bptt", "rtrl"]
+RL_GRAD = Literal["auto", "hand-bptt", "bptt", "rollout"]
+DTYPE = Literal["float32", "float64"]
+_SUP, _RL, _DQN = SupervisedConfig(), RLConfig(), DQNConfig()  # the defaults live in the config classes
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainArgs:
-    """Train an agent or a sequence model on a named task, several seeds at once."""
+class RunArgs(RunOptions):
+    """How the run is carried out and saved (``plastix.driver.RunOptions``; the same for every
+    algorithm). Only ``resume`` differs: on the command line it names the run directory."""
 
-    task: Annotated[str, tyro.conf.Positional]
-    """Task name (see `plastix list`), e.g. adding, copy, temporal-order, reber, cliff-walking."""
-    core: str | None = None
-    """Recurrent core: elman, jordan, lstm, peephole-lstm, gru, plastic-rnn, neuromod-rnn, ... (RL
-    tasks also mlp, a memoryless feed-forward core); None = lstm for sequence tasks, neuromod-rnn
-    for RL tasks (cue-reward, meta-maze, bandit)."""
-    algo: str | None = None
-    """Algorithm: supervised (sequence tasks), q-learning or sarsa (grid tasks), a2c or reinforce
-    (RL tasks); None = supervised, q-learning, a2c respectively."""
-    grad: str = "bptt"
-    """Gradient method (supervised): bptt, hand-bptt, truncated-bptt, rtrl."""
-    modulation: str | None = None
-    """neuromod-rnn / neuromod-lstm: simple or retroactive (None = the core's default, retroactive)."""
-    core_opt: tuple[str, ...] = ()
-    """Further core options as KEY=VALUE, e.g. --core-opt alpha=neuron rule=oja eta_init=0.05."""
-    hidden: int | None = None
-    """Hidden size n of the core; None = 64 for sequence tasks, the RL task's default otherwise."""
-    seq_len: int | None = None
-    """Sequence length T (sequence tasks), or learning positions per replayed window (dqn with a recurrent
-    core, None = 8); None = the task's default."""
+    resume: str | None = None
+    """Continue the run in this directory from its last checkpoint (the task and every other flag are taken
+    from its config.json)."""
+    segments: tyro.conf.Suppress[int] = RunOptions.segments
+
+    def to_options(self) -> RunOptions:
+        """The driver's ``RunOptions``: ``--resume DIR`` is out=DIR, resume=True."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(RunOptions)}
+        if self.resume is not None:
+            values.update(out=self.resume, resume=True)
+        else:
+            values["resume"] = False
+        return RunOptions(**values)
+
+
+RUN = Annotated[RunArgs, tyro.conf.OmitArgPrefixes, tyro.conf.arg(name="run")]
+
+
+@dataclasses.dataclass(frozen=True)
+class AlgoArgs:
+    """What every algorithm's arguments have: the task, the budget, the step size, the run options."""
+
+    task: Annotated[str | None, tyro.conf.Positional, tyro.conf.arg(metavar="TASK")] = None
+    """Task name (see `plastix list`), e.g. adding, copy, data:my.npz, cue-reward, cartpole, cliff-walking
+    (not needed with --resume: the run directory holds it)."""
     total_steps: int | None = None
-    """Budget per seed: training sequences (supervised) or environment steps (RL); None = task default."""
-    batch_size: int | None = None
-    """Sequences per gradient step (supervised, None = 32) or replayed windows per update (dqn, None = 64);
-    a2c/reinforce use --episodes."""
+    """Budget per seed: training sequences (supervised) or environment steps (RL); None = the task's default."""
     lr: float | None = None
-    """Learning rate / step size; None = the algorithm's default."""
-    clip_norm: float | None = None
-    """Clip gradients to this global norm; 0 = no clipping; None = the task's default (1.0; Backpropamine's
-    2.0 for cue-reward and bandit, 4.0 for meta-maze)."""
-    teacher_forcing: float = 0.0
-    """jordan core (mse tasks): probability of feeding back the target instead of the output
-    during training (1 = teacher forcing, in (0, 1) scheduled sampling); evaluation runs free."""
-    trunc_window: int | None = None
-    """truncated-bptt: window h (steps backpropagated); None = T."""
-    trunc_stride: int | None = None
-    """truncated-bptt: stride h' (steps between updates); None = h."""
-    gamma: float | None = None
-    """Discount factor (RL); None = the task's default (0.9 for a2c/reinforce, as Backpropamine)."""
-    preset: str = "default"
-    """Environment preset (RL tasks): cue-reward default | easy | paper, bandit default | meta."""
-    env_opt: tuple[str, ...] = ()
-    """Environment settings as KEY=VALUE (RL tasks), e.g. --env-opt episode_length=40 n_cues=2."""
-    episodes: int | None = None
-    """a2c/reinforce: episodes run in parallel per update (the batch B); None = the task's default (30,
-    Backpropamine; cartpole 32)."""
-    baseline: str = "value"
-    """reinforce: none, batch-mean or value (a learned critic)."""
-    value_coef: float | None = None
-    """a2c/reinforce: weight c_v of the critic's loss ½ Σ (G_t − v_t)²; None = the task's default
-    (Backpropamine: 0.1; cartpole 0.5)."""
-    entropy_coef: float | None = None
-    """a2c/reinforce: weight c_H of the entropy bonus Σ_t H(π_t); None = the task's default
-    (Backpropamine's --bent 0.03; cartpole 0)."""
-    epsilon: float = 0.1
-    """ε of ε-greedy exploration (tabular RL)."""
-    # ------------------------------------------------------------ dqn (plastix.dqn)
-    double: bool = False
-    """dqn: Double DQN targets (van Hasselt et al. 2016)."""
-    dueling: bool = False
-    """dqn: dueling value/advantage head (Wang et al. 2016)."""
-    per: bool = False
-    """dqn: proportional prioritized replay (Schaul et al. 2016)."""
-    n_step: int = 1
-    """dqn: n-step returns."""
-    buffer_size: int | None = None
-    """dqn: replay capacity N (transitions, or sequences for recurrent Q-networks); None = task default."""
-    target_every: int | None = None
-    """dqn: copy the online network to the target network every C environment steps; None = task default."""
-    learning_starts: int | None = None
-    """dqn: environment steps before the first update; None = task default."""
-    train_every: int | None = None
-    """dqn: environment steps between gradient steps; None = task default."""
-    epsilon_start: float = 1.0
-    """dqn: ε at the start of the linear exploration schedule."""
-    epsilon_end: float = 0.05
-    """dqn: ε at the end of the schedule (and after it)."""
-    exploration_fraction: float | None = None
-    """dqn: fraction of the budget over which ε decays linearly from start to end; None = the task's
-    default (cartpole 0.1, else 0.5)."""
-    lr_end: float | None = None
-    """anneal the learning rate linearly from --lr to this over the updates (every gradient trainer); None =
-    the default: constant, except dqn on cartpole (0)."""
-    per_alpha: float = 0.6
-    """dqn --per: priority exponent α."""
-    per_beta: float = 0.4
-    """dqn --per: initial importance-sampling exponent β, annealed linearly to 1."""
-    loss: str = "huber"
-    """dqn: huber or mse TD loss."""
-    optimizer: str = "adam"
-    """dqn: adam or rmsprop (the DQN paper's)."""
-    burn_in: int = 0
-    """dqn with a recurrent core: steps of each stored sequence used only to warm up the carry (R2D2)."""
-    # ------------------------------------------------------------ runs (plastix.runs, plastix.checkpoint)
-    checkpoint_every: int | None = None
-    """Write a checkpoint after every this many log points (None = after every progress segment)."""
-    keep_checkpoints: int = 3
-    """Keep the last N checkpoints."""
-    max_skipped: int = 100
-    """Stop the run when more than this many updates were skipped for a non-finite loss or gradient."""
-    tensorboard: bool = False
-    """Also write TensorBoard event files (needs `pip install plastix[tensorboard]`)."""
-    dtype: str = "float32"
-    """float32 or float64."""
-    seed: int = 0
-    """The first seed; seeds are seed, seed+1, ..., seed+seeds-1."""
-    seeds: int = 1
-    """How many seeds to train at once (vmapped)."""
+    """Learning rate / step size; None = the task's default."""
     log_every: int | None = None
     """Evaluate and log every this many budget units; None = about 50 points per run."""
-    out: str | None = None
-    """Run directory (must not exist); default runs/<task>-<core>-<algo>-<time>."""
-    resume: str | None = None
-    """Continue the run in this directory from its last checkpoint (other flags are taken from its config)."""
-    no_plot: bool = False
-    """Skip the learning-curve PNG."""
-    quiet: bool = False
-    """No progress bar."""
+    options: RUN = RunArgs()
+    """Run options."""
 
     def run(self) -> int:
-        """Dispatch to the trainer of the task (``plastix.cli.train.run_train``)."""
+        """Resolve the config and train (``plastix.cli.train.run_train``)."""
         from plastix.cli.train import run_train
 
         return run_train(self)
 
 
-def parse_options(pairs: tuple[str, ...], kind: str = "core options") -> dict:
-    """KEY=VALUE strings -> dict; values are read as int, float, true/false or else str."""
-    options = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key:
-            raise PlastixError(f"{kind} are KEY=VALUE, got {pair!r}.")
-        options[key.replace("-", "_")] = _parse_value(raw)
-    return options
+@dataclasses.dataclass(frozen=True)
+class NetworkArgs(AlgoArgs):
+    """Arguments of the gradient-trained algorithms: the core and its optimizer."""
+
+    core: str | None = None
+    """Recurrent core: elman, jordan, lstm, peephole-lstm, gru, plastic-rnn, neuromod-rnn, ... (RL tasks also
+    mlp, a memoryless feed-forward core); None = the task's default."""
+    hidden: int | None = None
+    """Hidden size n of the core; None = the task's default."""
+    modulation: str | None = None
+    """neuromod-rnn / neuromod-lstm: simple or retroactive (None = the core's default, retroactive)."""
+    core_opt: tuple[str, ...] = ()
+    """Further core options as KEY=VALUE, e.g. --core-opt alpha=neuron rule=oja eta_init=0.05."""
+    clip_norm: float | None = None
+    """Clip gradients to this global norm; 0 = no clipping; None = the task's default."""
+    lr_end: float | None = None
+    """Anneal the learning rate linearly from --lr to this over the updates; None = the task's default."""
+    dtype: DTYPE = "float32"
+    """float32 or float64."""
 
 
-def _parse_value(raw: str):
-    if raw.lower() in ("true", "false"):
-        return raw.lower() == "true"
-    for cast in (int, float):
-        try:
-            return cast(raw)
-        except ValueError:
-            pass
-    return raw
+@dataclasses.dataclass(frozen=True)
+class SupervisedArgs(NetworkArgs):
+    """Train a sequence model on a supervised sequence task (or your data: data:<file>), several seeds at once."""
+
+    algo: Literal["supervised"] = "supervised"
+    """Algorithm."""
+    grad: GRAD = _SUP.grad
+    """Gradient method."""
+    seq_len: int | None = None
+    """Sequence length T; None = the task's default."""
+    batch_size: int | None = None
+    """Sequences per gradient step; None = SupervisedConfig's (32)."""
+    teacher_forcing: float = _SUP.p_teacher
+    """jordan core (mse tasks): probability of feeding back the target instead of the output during training
+    (1 = teacher forcing, in (0, 1) scheduled sampling); evaluation runs free."""
+    trunc_window: int | None = _SUP.trunc_window
+    """truncated-bptt: window h (steps backpropagated); None = T."""
+    trunc_stride: int | None = _SUP.trunc_stride
+    """truncated-bptt: stride h' (steps between updates); None = h."""
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvArgs(NetworkArgs):
+    """Arguments of the gradient-trained RL algorithms: the environment and the discount."""
+
+    preset: str = _RL.preset
+    """Environment preset: cue-reward default | easy | quick | paper, bandit default | meta."""
+    env_opt: tuple[str, ...] = ()
+    """Environment settings as KEY=VALUE, e.g. --env-opt episode_length=40 n_cues=2."""
+    gamma: float | None = None
+    """Discount factor γ; None = the task's default."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PolicyGradientArgs(EnvArgs):
+    """Train an agent by advantage actor-critic (a2c) on an environment, several seeds at once."""
+
+    algo: Literal["a2c", "reinforce"] = "a2c"
+    """Algorithm (reinforce: ReinforceArgs)."""
+    rl_grad: RL_GRAD = _RL.grad
+    """How the policy gradient is computed: auto (hand-bptt where the core has a hand-derived backward, else
+    bptt), hand-bptt, bptt (both over the stored trajectory), rollout (autodiff through the rollout itself)."""
+    episodes: int | None = None
+    """Episodes run in parallel per update (the batch B); None = the task's default."""
+    value_coef: float | None = None
+    """Weight c_v of the critic's loss ½ Σ (G_t − v_t)²; None = the task's default."""
+    entropy_coef: float | None = None
+    """Weight c_H of the entropy bonus Σ_t H(π_t); None = the task's default."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ReinforceArgs(PolicyGradientArgs):
+    """Train an agent by REINFORCE (Williams 1992) on an environment, several seeds at once."""
+
+    algo: Literal["a2c", "reinforce"] = "reinforce"
+    """Algorithm."""
+    baseline: Literal["none", "batch-mean", "value"] = _RL.baseline
+    """none, batch-mean or value (a learned critic)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DQNArgs(EnvArgs):
+    """Train a Q-network by DQN (Mnih et al. 2015) and its variants on an environment, several seeds at once."""
+
+    algo: Literal["dqn"] = "dqn"
+    """Algorithm."""
+    seq_len: int | None = None
+    """Learning positions per replayed window (a recurrent core); None = 8 (1 for mlp)."""
+    batch_size: int | None = None
+    """Replayed windows per update; None = the task's default."""
+    double: bool = _DQN.double
+    """Double DQN targets (van Hasselt et al. 2016)."""
+    dueling: bool = _DQN.dueling
+    """Dueling value/advantage head (Wang et al. 2016)."""
+    per: bool = _DQN.per
+    """Proportional prioritized replay (Schaul et al. 2016)."""
+    n_step: int = _DQN.n_step
+    """n-step returns."""
+    buffer_size: int | None = None
+    """Replay capacity N (transitions, or sequences for recurrent Q-networks); None = the task's default."""
+    target_every: int | None = None
+    """Copy the online network to the target network every C environment steps; None = the task's default."""
+    learning_starts: int | None = None
+    """Environment steps before the first update; None = the task's default."""
+    train_every: int | None = None
+    """Environment steps between gradient steps; None = the task's default."""
+    epsilon_start: float = _DQN.epsilon_start
+    """ε at the start of the linear exploration schedule."""
+    epsilon_end: float = _DQN.epsilon_end
+    """ε at the end of the schedule (and after it)."""
+    exploration_fraction: float | None = None
+    """Fraction of the budget over which ε decays linearly from start to end; None = the task's default."""
+    per_alpha: float = _DQN.per_alpha
+    """--per: priority exponent α."""
+    per_beta: float = _DQN.per_beta
+    """--per: initial importance-sampling exponent β, annealed linearly to 1."""
+    loss: Literal["huber", "mse"] = _DQN.loss
+    """huber or mse TD loss."""
+    optimizer: Literal["adam", "rmsprop"] = _DQN.optimizer
+    """adam or rmsprop (the DQN paper's)."""
+    burn_in: int = _DQN.burn_in
+    """A recurrent core: steps of each stored sequence used only to warm up the carry (R2D2)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TabularArgs(AlgoArgs):
+    """Learn a Q table by Q-learning or SARSA on a grid task, several seeds at once."""
+
+    algo: Literal["q-learning", "sarsa"] = "q-learning"
+    """Algorithm."""
+    gamma: float | None = None
+    """Discount factor γ; None = the grid task's."""
+    epsilon: float | None = None
+    """ε of ε-greedy exploration; None = plastix.mdp.runner's (0.1)."""
+
+
+# each algorithm of the registry (plastix.algorithms.ALGORITHMS) -> the dataclass of its flags
+ALGORITHM_ARGS: dict[str, type] = {"supervised": SupervisedArgs, "a2c": PolicyGradientArgs, "reinforce": ReinforceArgs,
+                                   "dqn": DQNArgs, "q-learning": TabularArgs, "sarsa": TabularArgs}
+
+
+def args_class(algo: str) -> type:
+    """The Args dataclass of a registered algorithm."""
+    from plastix.algorithms import get_algorithm
+
+    get_algorithm(algo)  # an unknown name: PlastixError listing the registered ones
+    return ALGORITHM_ARGS[algo]
+
+
+def arg_fields(cls: type) -> dict[str, dataclasses.Field]:
+    """The flags of an Args class: its fields and those of its run options (``options``)."""
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "options"}
+    fields.update({f.name: f for f in dataclasses.fields(RunArgs) if f.name != "segments"})
+    return fields
+
+
+def flat_args(args) -> dict:
+    """An Args instance as one flat dict (run options included), as stored in config.json."""
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(args) if f.name != "options"}
+    values.update({f.name: getattr(args.options, f.name) for f in dataclasses.fields(RunArgs) if f.name != "segments"})
+    return values
+
+
+def make_args(cls: type, values: dict):
+    """An Args instance of ``cls`` from a flat dict (run options go to ``options``)."""
+    run_names = {f.name for f in dataclasses.fields(RunArgs)}
+    own = {k: v for k, v in values.items() if k not in run_names}
+    run = {k: v for k, v in values.items() if k in run_names}
+    return cls(**own, options=RunArgs(**run))
+
+
+def TrainArgs(**flags):  # noqa: N802  (the flat spelling of the command line, from Python)
+    """The Args of the algorithm ``flags`` select, from flat keyword flags as on the command line
+    (``TrainArgs(task="cartpole", algo="dqn", double=True, seeds=2)``); a flag the algorithm does
+    not have is refused, naming those that accept it."""
+    from plastix.cli.train import algo_of, refuse_inapplicable
+
+    task, algo = flags.get("task"), flags.get("algo")
+    algo = algo_of(task, algo, flags.get("resume") if task is None else None)
+    cls = args_class(algo)
+    refuse_inapplicable(list(flags), cls, algo, task)
+    return make_args(cls, {**flags, "algo": algo})
+
+
+__all__ = ["AlgoArgs", "DQNArgs", "PolicyGradientArgs", "ReinforceArgs", "RunArgs", "SupervisedArgs", "TabularArgs",
+           "ALGORITHM_ARGS", "TrainArgs", "arg_fields", "args_class", "flat_args", "make_args", "parse_options"]

@@ -69,8 +69,22 @@ def run_task(config: dict) -> str | None:
     return cfg.get("resolved", {}).get("task") or cfg.get("args", {}).get("task")
 
 
+def run_algorithm(config: dict):
+    """(registry entry, config instance) of a run's config.json, or None for an unknown run."""
+    from plastix.algorithms import algorithm_of_run
+
+    try:
+        return algorithm_of_run(config)
+    except (PlastixError, KeyError, TypeError, ValueError):
+        return None
+
+
 def default_metric(config: dict) -> str:
-    """charts/eval_metric for a sequence task (supervised), charts/episodic_return otherwise."""
+    """The score metric of the run's algorithm (``plastix.algorithms``): charts/eval_metric for
+    supervised runs, charts/episodic_return for the others."""
+    found = run_algorithm(config)
+    if found is not None:
+        return found[0].score
     from plastix.tasks import SEQUENCE_TASKS
 
     return SEQ_METRIC if run_task(config) in SEQUENCE_TASKS else RL_METRIC
@@ -82,6 +96,14 @@ def metric_direction(metric: str, configs: list[dict], args: CompareArgs) -> tup
         raise PlastixError("give at most one of --higher-is-better and --lower.")
     if args.higher_is_better or args.lower:
         return args.higher_is_better, "flag"
+    entries = [run_algorithm(c) for c in configs]
+    saved = {(c.get("config", {}).get("task") or {}).get("higher_is_better") for c in configs}
+    if None not in saved and len(saved) == 1 and all(e is not None and e[0].score == metric for e in entries):
+        return saved.pop(), "task"  # saved with each run: the task it trained on (data= included)
+    if all(e is not None and e[0].score == metric for e in entries):
+        found = {entry.higher_is_better(config) for entry, config in entries}
+        if len(found) == 1:
+            return found.pop(), "task"
     if metric == SEQ_METRIC:
         from plastix.tasks import SEQUENCE_TASKS
 

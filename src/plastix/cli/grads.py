@@ -19,7 +19,7 @@ from typing import Annotated
 
 import tyro
 
-from plastix.cli.args import parse_options
+from plastix.options import parse_options
 from plastix.errors import PlastixError, check_positive_int
 
 
@@ -105,8 +105,8 @@ def _print_table(result: dict) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class InfluenceArgs:
-    """Plot the input influence ‖∂y_T/∂x_t‖ against t for one or more cores (seed 001's
-    vanishing-gradient figures): random weights and one random input sequence, or the trained
+    """Plot the input influence ‖∂y_T/∂x_t‖ against t for one or more cores (the
+    vanishing-gradient figures of Graves 2012, Figs. 4.1 and 4.4): random weights and one random input sequence, or the trained
     networks of supervised run directories (--from-run) on one sequence of their task."""
 
     core: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()

@@ -7,8 +7,10 @@ import dataclasses
 import importlib
 import json
 
-GRID_ALGORITHMS = ("q-learning", "sarsa")
-RL_ALGORITHMS = ("a2c", "reinforce", "dqn")  # dqn: discrete-action environments (plastix.dqn)
+from plastix.algorithms import ALGORITHMS, family_algorithms
+
+GRID_ALGORITHMS = family_algorithms("tabular")
+RL_ALGORITHMS = (*family_algorithms("policy-gradient"), *family_algorithms("dqn"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,16 +33,11 @@ def catalogue() -> dict[str, list[dict[str, str]] | list[str]]:
     tasks = [{"name": t.name, "kind": "sequence", "algorithms": "supervised", "metric": t.metric,
               "baseline": f"{t.baseline(t.default_T):.4g}", "default_T": str(t.default_T),
               "description": t.description} for t in SEQUENCE_TASKS.values()]
-    try:
-        import plastix.mdp as mdp
+    from plastix.mdp.grids import GRID_TASKS
 
-        grid = tuple(getattr(mdp, "GRID_TASKS", ()))
-        grid_algos = tuple(getattr(mdp, "ALGOS", GRID_ALGORITHMS))
-    except ImportError:
-        grid, grid_algos = (), ()
-    tasks += [{"name": g, "kind": "grid", "algorithms": ", ".join(grid_algos)} for g in grid]
+    tasks += [{"name": g, "kind": "grid", "algorithms": ", ".join(GRID_ALGORITHMS)} for g in GRID_TASKS]
     tasks += rl_task_rows()
-    algorithms = ["supervised", *(grid_algos if grid else ()), *RL_ALGORITHMS]
+    algorithms = list(ALGORITHMS)
     return {"cores": list(CORES), "tasks": tasks, "algorithms": algorithms,
             "gradient_methods": list(available_grad_methods())}
 

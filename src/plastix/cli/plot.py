@@ -53,19 +53,37 @@ def run_label(run_dir: Path, config: dict) -> str:
 
 
 def common_baseline(configs: list[dict]) -> float | None:
-    """The baseline line if every run is the same task at the same T (else None)."""
-    keys = {(c.get("config", {}).get("resolved", {}).get("task"), c.get("config", {}).get("resolved", {}).get("seq_len"))
-            for c in configs}
+    """The baseline line if every run is the same task at the same T (else None): the one saved
+    with the run (its ``task`` record: a run on data has its own), else the named task's."""
+    def key(c: dict) -> tuple:
+        cfg = c.get("config", {})
+        record, resolved = cfg.get("task") or {}, cfg.get("resolved", {})
+        return record.get("name", resolved.get("task")), resolved.get("seq_len"), record.get("baseline")
+
+    keys = {key(c) for c in configs}
     if len(keys) != 1:
         return None
-    task, T = keys.pop()
+    task, T, saved = keys.pop()
+    if saved is not None:
+        return float(saved)
     from plastix.tasks import SEQUENCE_TASKS
 
     return SEQUENCE_TASKS[task].baseline(T) if task in SEQUENCE_TASKS and T else None
 
 
-def default_metric(runs: list[tuple[str, list[dict]]]) -> str:
-    """charts/eval_metric when every run has it (sequence runs), else charts/episodic_return."""
+def default_metric(runs: list[tuple[str, list[dict]]], configs: list[dict] = ()) -> str:
+    """The runs' common score metric (``plastix.algorithms``); else charts/eval_metric when every
+    run has it (sequence runs), else charts/episodic_return."""
+    from plastix.algorithms import algorithm_of_run
+
+    scores = set()
+    for config in configs:
+        try:
+            scores.add(algorithm_of_run(config)[0].score)
+        except (PlastixError, KeyError, TypeError, ValueError):
+            scores.add(None)
+    if len(scores) == 1 and None not in scores and all(rows and next(iter(scores)) in rows[0] for _, rows in runs):
+        return scores.pop()
     if all(rows and "charts/eval_metric" in rows[0] for _, rows in runs):
         return "charts/eval_metric"
     return "charts/episodic_return"
@@ -87,12 +105,13 @@ def run_plot(args: PlotArgs) -> int:
         raise PlastixError(f"{str(out)!r} already exists; choose another --out.")
     from plastix.plot import plot_runs
 
-    metric = args.metric or default_metric(runs)
+    metric = args.metric or default_metric(runs, configs)
     baseline = common_baseline(configs) if metric == "charts/eval_metric" else None
     plot_runs(runs, [metric], out, baseline=baseline, band=args.band)
     print(f"wrote {out}")
     for d, config in zip(dirs, configs, strict=True):
-        if config.get("config", {}).get("args", {}).get("algo") in ("q-learning", "sarsa"):
+        cfg = config.get("config", {})
+        if (cfg.get("algo") or cfg.get("args", {}).get("algo")) in ("q-learning", "sarsa"):
             for path in plot_grid(d):
                 print(f"wrote {path}")
     return 0

@@ -21,11 +21,13 @@ import dataclasses
 import importlib
 
 from plastix.cores.base import Core, Readout, init_readout, loop_core, reset_where, scan_core
+from plastix.cores.adapter import EquinoxCell, LinenCell, NNXCell, ProtocolCore, as_core, is_core_like
 from plastix.cores.elman import Elman
 from plastix.cores.gru import GRU
 from plastix.cores.jordan import Jordan, teacher_inputs
 from plastix.cores.lstm import LSTM
 from plastix.cores.lstm_peephole import PeepholeLSTM
+from plastix.cores.mlp import FeedForward
 from plastix.cores.multiplicative import Multiplicative
 from plastix.cores.plastic import NeuromodRNN, PlasticRNN
 from plastix.cores.plastic_lstm import NeuromodLSTM, PlasticLSTM
@@ -56,11 +58,21 @@ def core_class(name: str) -> type[Core]:
     return getattr(importlib.import_module(module), cls)
 
 
-def make_core(name: str, input_size: int, hidden_size: int, **options) -> Core:
+def make_core(name, input_size: int, hidden_size: int, **options) -> Core:
     """Build the core called ``name`` (see ``CORES``) with its options.
+
+    ``name`` may also be a core object (anything with init / initial_carry / step, see
+    ``plastix.cores.adapter``): it is checked against ``input_size`` and returned as a ``Core``;
+    it fixes its own size, so ``hidden_size`` is not used, and it takes no options.
 
     Raises PlastixError for an unknown name, an unknown option or an invalid value.
     """
+    # --- bring-your-own core (plastix.cores.adapter) ---
+    if not isinstance(name, str):
+        if options:
+            raise PlastixError(f"a core object takes no options, got {sorted(options)}.")
+        return as_core(name, input_size)
+    # --- end bring-your-own core ---
     cls = core_class(name)
     valid = {f.name for f in dataclasses.fields(cls)} - {"input_size", "hidden_size"}
     unknown = sorted(set(options) - valid)
@@ -72,10 +84,17 @@ def make_core(name: str, input_size: int, hidden_size: int, **options) -> Core:
 __all__ = [
     "CORES",
     "GRU",
+    "EquinoxCell",
+    "LinenCell",
+    "NNXCell",
+    "ProtocolCore",
+    "as_core",
+    "is_core_like",
     "LSTM",
     "Bidirectional",
     "Core",
     "Elman",
+    "FeedForward",
     "Jordan",
     "Multiplicative",
     "NeuromodLSTM",

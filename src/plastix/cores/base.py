@@ -15,7 +15,7 @@ Time is a ``lax.scan`` around ``step`` and a batch is a ``vmap`` around that::
     hs = jax.vmap(lambda xs: scan_core(core, params, xs)[1], in_axes=(0,))(xs_batch)
 
 Plastic traces (Hebb, eligibility) live in the carry, never in the parameters, so that
-``initial_carry`` resets them to zero at an episode start (SPEC §1).
+``initial_carry`` resets them to zero at an episode start.
 """
 
 from __future__ import annotations

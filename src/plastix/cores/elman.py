@@ -1,9 +1,9 @@
-"""Elman network (Elman 1990; seeds 000, 001, 002).
+"""Elman network (Elman 1990).
 
     a_t = U x_t + W h_{t-1} + b,     h_t = f(a_t)
 
 with input matrix U (n, d), transition matrix W (n, n) and bias b (n,). The readout
-y_t = g(V h_t + c) lives outside the core (``plastix.grads.SeqModel``), as in seed 000.
+y_t = g(V h_t + c) lives outside the core (``plastix.grads.SeqModel``).
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """Echo state network: a fixed random reservoir and a ridge-regression readout.
 
 Jaeger 2001 (GMD Report 148, "The echo state approach to analysing and training recurrent
-neural networks"); Jaeger & Haas 2004, Science 304:78 ("Harnessing nonlinearity"); seed 001
-lists it among the recurrent architectures. The reservoir is a leaky-integrator tanh network
+neural networks"); Jaeger & Haas 2004, Science 304:78 ("Harnessing nonlinearity"). The reservoir is a leaky-integrator tanh network
 
     x_t = (1 − a) x_{t-1} + a tanh(W_in u_t + W x_{t-1} + W_fb y_{t-1} + b + ν_t)
 

@@ -1,4 +1,4 @@
-"""Gated recurrent unit (Cho et al. 2014, eqs. 5–8; seed 004 §6.2.3).
+"""Gated recurrent unit (Cho et al. 2014, eqs. 5–8).
 
 Gate order in the stacked weights is (r reset, z update, h̃ candidate)::
 

@@ -1,4 +1,4 @@
-"""Jordan network (Jordan 1986; seed 001 "Varieties of RNN architectures").
+"""Jordan network (Jordan 1986).
 
 The previous *output* y_{t-1}, not the hidden state, is fed back::
 
@@ -8,9 +8,8 @@ The previous *output* y_{t-1}, not the hidden state, is fed back::
 The core owns its output layer, so ``step`` returns y_t (size ``output_size``) and the
 carry holds y_{t-1}; use it with ``SeqModel(core, output_size, readout=False)``.
 
-Teacher forcing (seed 001 "Tricks for BPTT": "use target value instead of previous output if
-output units' states are being fed back") and scheduled sampling (Bengio et al. 2015; seed
-004 §6.3.2) enter as *pure inputs*, so every gradient method works unchanged. With
+Teacher forcing (Williams & Zipser 1989: the target, not the previous output, is fed back) and scheduled sampling (Bengio et al.
+2015) enter as *pure inputs*, so every gradient method works unchanged. With
 ``teacher_forcing=True`` each step receives x̃_t = [x_t, ŷ_{t-1}, m_t] (size
 ``step_input_size`` = d + out + 1, built by ``teacher_inputs``) and feeds back::
 

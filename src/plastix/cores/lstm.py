@@ -1,4 +1,4 @@
-"""Standard LSTM (Hochreiter & Schmidhuber 1997 with a forget gate; seed 004 §6.2.1).
+"""Standard LSTM (Hochreiter & Schmidhuber 1997 with the forget gate of Gers et al. 2000).
 
 Gate order in the stacked weights is (i input, f forget, g cell candidate, o output)::
 
@@ -7,8 +7,8 @@ Gate order in the stacked weights is (i input, f forget, g cell candidate, o out
     c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t
     h_t = o_t ⊙ tanh(c_t)
 
-Seed 004 writes h_t = a_t · o_t (no tanh on the cell); we use the common h_t = o ⊙ tanh(c_t)
-of SPEC §1. No peepholes (see ``peephole-lstm`` for Graves' variant). The forget-gate bias
+Some texts write h_t = c_t · o_t (no tanh on the cell); we use the common h_t = o ⊙ tanh(c_t)
+(Gers et al. 2000). No peepholes (see ``peephole-lstm`` for Graves' variant). The forget-gate bias
 starts at ``forget_bias`` (default 1.0, Gers et al. 2000 / Jozefowicz et al. 2015), so the
 cell keeps its content at initialisation; every other bias starts at zero.
 """

@@ -1,4 +1,4 @@
-"""Peephole LSTM of Graves (2012), ch. 4 — seed 001, eqs. 27–35.
+"""Peephole LSTM of Graves (2012), ch. 4 (§4.6, forward pass).
 
 Gate order in the stacked weights is (ι input, φ forget, c cell, ω output)::
 

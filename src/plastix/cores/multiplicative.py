@@ -1,9 +1,8 @@
-"""Multiplicative-interaction recurrent layer (seed 000, "Backprop with multiplicative
-interactions").
+"""Multiplicative-interaction recurrent layer (Sutskever, Martens &
+Hinton 2011; Wu et al. 2016, "multiplicative integration").
 
-Seed 000 defines a feedforward net in which one layer's activity is the elementwise product
-of two other layers' activities ("the elementwise multiplication ... makes this net different
-from a multilayer perceptron"). We make both factor layers recurrent, each an Elman layer
+A multiplicative layer's activity is the elementwise product of two other layers' activities,
+which makes the net different from a multilayer perceptron. We make both factor layers recurrent, each an Elman layer
 over the same (x_t, h_{t-1})::
 
     u_t = f(A x_t + B h_{t-1} + a)            A: (n, d), B: (n, n), a: (n,)

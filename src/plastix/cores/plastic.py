@@ -1,4 +1,4 @@
-"""Plastic and neuromodulated recurrent networks (Miconi et al. 2018, 2019; seed 003).
+"""Plastic and neuromodulated recurrent networks (Miconi et al. 2018, 2019).
 
 Plastic RNN ("differentiable plasticity")::
 

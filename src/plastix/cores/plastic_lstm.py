@@ -1,4 +1,4 @@
-"""Plastic and neuromodulated LSTMs (Miconi et al. 2019, "Backpropamine"; seed 003).
+"""Plastic and neuromodulated LSTMs (Miconi et al. 2019, "Backpropamine").
 
 An LSTM (see ``plastix.cores.lstm``) whose recurrent matrix into the cell candidate g_t is
 plastic; the gates i, f, o keep fixed weights::
@@ -7,8 +7,8 @@ plastic; the gates i, f, o keep fixed weights::
     g_t = tanh(a_g + (α ⊙ Hebb_t) h_{t-1})      i.e. (W_gh + α ⊙ Hebb_t) h_{t-1}
     c_t = σ(a_f) ⊙ c_{t-1} + σ(a_i) ⊙ g_t,      h_t = σ(a_o) ⊙ tanh(c_t)
 
-Seed 003 writes the Hebbian term E_t = h_{t-1} g_tᵀ; we store its transpose, the outer product
-g_t h_{t-1}ᵀ, so that Hebb (n, n) has W_gh's orientation (row i = post-synaptic g unit,
+Miconi et al. index the Hebbian trace pre-synaptic first, E_t = h_{t-1} g_tᵀ; we store its
+transpose, the outer product g_t h_{t-1}ᵀ, so that Hebb (n, n) has W_gh's orientation (row i = post-synaptic g unit,
 column j = pre-synaptic h_{t-1} unit). Plastic LSTM, with rate η::
 
     Hebb_{t+1} = clip(Hebb_t + η g_t h_{t-1}ᵀ, −1, 1)                   rule="clip"

@@ -1,4 +1,5 @@
-"""Multi-layer and bidirectional wrappers (seed 004: stacked and bidirectional RNNs, ELMo).
+"""Multi-layer and bidirectional wrappers (Schuster & Paliwal 1997; Graves et al.
+2013; Peters et al. 2018, ELMo).
 
 ``Stacked`` is a core: layer k reads layer k−1's output at the same time step::
 

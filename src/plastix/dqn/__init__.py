@@ -1,4 +1,4 @@
-"""The DQN family (SPEC §3, issue 5): DQN (Mnih et al. 2015) with Double (van Hasselt et al.
+"""The DQN family: DQN (Mnih et al. 2015) with Double (van Hasselt et al.
 2016), Dueling (Wang et al. 2016), prioritized replay (Schaul et al. 2016), n-step targets and
 recurrent Q-networks (R2D2-style burn-in, Kapturowski et al. 2019), on any plastix core, with a
 conv torso for image observations. Documentation: docs/dqn.md."""

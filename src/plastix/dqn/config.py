@@ -6,7 +6,7 @@ import dataclasses
 import math
 from typing import Any
 
-from plastix.errors import PlastixError, check_positive_int, check_step_sizes, unknown_name
+from plastix.errors import PlastixError, check_clip_norm, check_positive_int, check_step_sizes, unknown_name
 from plastix.dqn.targets import LOSSES
 
 OPTIMIZERS = ("adam", "rmsprop")
@@ -124,5 +124,4 @@ def validate(config: DQNConfig) -> None:
     if config.optimizer not in OPTIMIZERS:
         raise unknown_name("dqn optimizer", config.optimizer, OPTIMIZERS)
     check_step_sizes(config.lr, config.lr_end)
-    if config.clip_norm is not None and not (math.isfinite(config.clip_norm) and config.clip_norm > 0):
-        raise PlastixError(f"clip_norm must be positive (or None), got {config.clip_norm!r}.")
+    check_clip_norm(config.clip_norm)

@@ -11,8 +11,13 @@ written as a backward recursion over k = n−1, …, 0 (steps t+k of the window)
     G_{t+k} = r_{t+k} + γ · (1 − term_{t+k}) · v_{t+k}     if done_{t+k} or k = n − 1
     G_{t+k} = r_{t+k} + γ · G_{t+k+1}                     otherwise
 
+computed by the one return kernel, ``plastix.rl.returns.discounted_returns``, with the cut
+folded into the reward and the discount: r′ = r + γ [cut] (1 − term) v, discount = γ [not cut].
+Arrays follow rlax's names and ``plastix.rl.returns``' convention: ``r_t``, ``terminated_t``,
+``truncated_t`` of step t and ``v_t`` = the value of the state after step t, all (n,).
+
 with done = terminated | truncated. So the return is cut at the first episode end: after a
-termination nothing is bootstrapped (the lecture's y_j = r_j for terminal φ_{j+1}); after a
+termination nothing is bootstrapped (y_j = r_j for terminal φ_{j+1}, Mnih et al. 2015, Algorithm 1); after a
 truncation (time limit) the value of the true next state is bootstrapped; otherwise after n
 rewards v_{t+n−1} = the value of s_{t+n}. n = 1 is Mnih et al.'s y = r + γ max_a′ Q̂(s′, a′).
 
@@ -26,6 +31,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from plastix.rl.returns import discounted_returns
+
 LOSSES = ("huber", "mse")
 
 
@@ -37,29 +44,22 @@ def bootstrap_values(q_next_target: jax.Array, q_next_online: jax.Array, double:
     return jnp.max(q_next_target, axis=-1)
 
 
-def n_step_target(r: jax.Array, terminated: jax.Array, truncated: jax.Array, v_next: jax.Array,
+def n_step_target(r_t: jax.Array, terminated_t: jax.Array, truncated_t: jax.Array, v_t: jax.Array,
                   gamma) -> jax.Array:
-    """The n-step target G_t (module docstring) from n steps: r, flags, v_next all (n,) -> ()."""
-    n = r.shape[0]
-    last = jnp.arange(n) == n - 1
-    cut = terminated | truncated | last
-    boot = (1.0 - terminated.astype(r.dtype)) * v_next
-
-    def body(g_next, inp):
-        r_k, cut_k, boot_k = inp
-        g = r_k + gamma * jnp.where(cut_k, boot_k, g_next)
-        return g, None
-
-    g, _ = lax.scan(body, jnp.zeros((), r.dtype), (r, cut, boot), reverse=True)
-    return g
+    """The n-step target G_t (module docstring) from n steps: r_t, flags, v_t all (n,) -> ()."""
+    n = r_t.shape[0]
+    cut_t = terminated_t | truncated_t | (jnp.arange(n) == n - 1)
+    boot_t = jnp.where(cut_t, (1.0 - terminated_t.astype(r_t.dtype)) * v_t, 0.0)
+    discount_t = jnp.where(cut_t, 0.0, gamma).astype(r_t.dtype)
+    return discounted_returns(r_t + gamma * boot_t, discount_t)[0]
 
 
-def window_targets(r, terminated, truncated, v_next, gamma, first: int, count: int, n: int) -> jax.Array:
+def window_targets(r_t, terminated_t, truncated_t, v_t, gamma, first: int, count: int, n: int) -> jax.Array:
     """G at the learning positions first, …, first+count−1 of a window (L,) -> (count,)."""
 
     def at(j):
         take = lambda x: lax.dynamic_slice_in_dim(x, j, n)  # noqa: E731
-        return n_step_target(take(r), take(terminated), take(truncated), take(v_next), gamma)
+        return n_step_target(take(r_t), take(terminated_t), take(truncated_t), take(v_t), gamma)
 
     return jax.vmap(at)(first + jnp.arange(count))
 

@@ -4,7 +4,7 @@
 is a ``lax.scan`` over log chunks, each a scan over update cycles, so
 ``jax.jit(jax.vmap(trainer.run, in_axes=(0, None)), static_argnums=1)`` trains many seeds.
 
-One cycle (Mnih et al. 2015, Algorithm 1 of the lecture 001, with E environments per seed)::
+One cycle (Mnih et al. 2015, Algorithm 1, with E environments per seed)::
 
     repeat train_every / E times:                                  (lax.scan)
         ε = linear schedule(env step);  a = argmax_a Q(o_≤t, a; θ) w.p. 1 − ε, else uniform
@@ -45,7 +45,7 @@ from plastix.dqn.replay import Replay, Step, window_priority
 from plastix.dqn.targets import bootstrap_values, linear_schedule, td_loss, window_targets
 from plastix.errors import PlastixError
 from plastix.rl.agent import make_agent_core
-from plastix.train.supervised import MAX_SKIPS, Trainer, assemble_trainer
+from plastix.train.harness import Trainer, assemble_trainer, make_optimizer
 
 
 class Actors(NamedTuple):
@@ -97,25 +97,23 @@ def num_actions_of(env) -> int:
 
 
 def make_dqn_optimizer(config: DQNConfig) -> optax.GradientTransformation:
-    """Clip to a global norm, then Adam or RMSProp (centered, decay 0.95, ε 0.01: Mnih et al.
-    2015, Extended Data Table 1), skipping non-finite gradients. The step size is constant, or
-    decays linearly to ``lr_end`` over the run's updates (the optimizer counts only real updates:
-    the skipped pre-``learning_starts`` ones never reach it)."""
-    clip = optax.identity() if config.clip_norm is None else optax.clip_by_global_norm(config.clip_norm)
-    lr = config.lr
-    if config.lr_end is not None:  # a departure from Mnih et al. (constant): linear decay over the updates
-        updates = max(1, (config.total_steps - config.learning_starts) // config.train_every)
-        lr = optax.linear_schedule(config.lr, config.lr_end, updates)
-    if config.optimizer == "rmsprop":
-        opt = optax.rmsprop(lr, decay=0.95, eps=0.01, centered=True)
-    else:
-        opt = optax.adam(lr)
-    return optax.apply_if_finite(optax.chain(clip, opt), MAX_SKIPS)
+    """``plastix.train.harness.make_optimizer`` with the DQN config: Adam or the DQN paper's
+    centered RMSProp (Mnih et al. 2015, Extended Data Table 1). The step size is constant, or
+    decays linearly to ``lr_end`` over the run's updates (a departure from Mnih et al.; the
+    optimizer counts only real updates: the skipped pre-``learning_starts`` ones never reach it)."""
+    updates = max(1, (config.total_steps - config.learning_starts) // config.train_every)
+    return make_optimizer(config.optimizer, config.lr, config.lr_end, config.clip_norm, updates)
 
 
-def build_setup(config: DQNConfig, env_and_params=None) -> Setup:
-    """Validate, build the environment (or take ``env_and_params``), the Q-network and the replay."""
+def build_setup(config: DQNConfig, env_and_params=None, *, core=None, env=None) -> Setup:
+    """Validate, build the environment (or take ``env_and_params``), the Q-network and the replay.
+    ``env``: an environment object (``plastix.envs.as_env``) instead of ``config.task``;
+    ``core``: a core object (``plastix.cores.adapter``) instead of ``config.core``."""
     validate(config)
+    if env is not None:
+        from plastix.envs import as_env
+
+        env_and_params = as_env(env)
     if env_and_params is None:
         from plastix.envs import make_env
 
@@ -123,8 +121,8 @@ def build_setup(config: DQNConfig, env_and_params=None) -> Setup:
     env, env_params = env_and_params
     actions = num_actions_of(env)
     image = image_shape_of(env)
-    core = make_agent_core(config.core, core_input_size(env, image), config.hidden, config.dtype,
-                           **dict(config.core_options))
+    core = make_agent_core(config.core if core is None else core, core_input_size(env, image), config.hidden,
+                           config.dtype, **(dict(config.core_options) if core is None else {}))
     network = QNetwork(core, actions, config.hidden, config.dueling, image)
     replay = Replay(config.num_envs, config.buffer_size, config.batch_size, config.window, config.per, config.per_alpha)
     return Setup(config, env, env_params, network, replay, make_dqn_optimizer(config))
@@ -170,8 +168,8 @@ def window_loss(setup: Setup, params: QParams, target_params: QParams, steps: St
     cfg, net = setup.config, setup.network
     online = net.unroll(params, steps.obs, steps.next_obs, steps.start)
     target = net.unroll(target_params, steps.obs, steps.next_obs, steps.start)
-    v_next = bootstrap_values(lax.stop_gradient(target.q_next), lax.stop_gradient(online.q_next), cfg.double)
-    g = window_targets(steps.reward.astype(v_next.dtype), steps.terminated, steps.truncated, v_next, cfg.gamma,
+    v_t = bootstrap_values(lax.stop_gradient(target.q_next), lax.stop_gradient(online.q_next), cfg.double)
+    g = window_targets(steps.reward.astype(v_t.dtype), steps.terminated, steps.truncated, v_t, cfg.gamma,
                        cfg.burn_in, cfg.seq_len, cfg.n_step)
     pos = cfg.burn_in + jnp.arange(cfg.seq_len)
     q_taken = online.q[pos, steps.action[pos]]
@@ -287,9 +285,13 @@ def init_state(setup: Setup, key: jax.Array) -> TrainState:
 
 
 
-def make_trainer(config: DQNConfig, env_and_params=None) -> Trainer:
-    """Validate ``config`` (errors before any tracing) and build the pure functions."""
-    return assemble_trainer(build_setup(config, env_and_params), init_state, log_chunk)
+def make_trainer(config: DQNConfig, env_and_params=None, *, core=None, env=None, data=None) -> Trainer:
+    """Validate ``config`` (errors before any tracing) and build the pure functions. ``env``: an
+    environment object (a plastix Environment, ``(env, params)`` or anything with gymnax's API);
+    ``core``: a core object for a recurrent Q-network. ``data`` is rejected."""
+    if data is not None:
+        raise PlastixError("dqn learns from an environment (env=), not from data=.")
+    return assemble_trainer(build_setup(config, env_and_params, core=core, env=env), init_state, log_chunk)
 
 
 def episode_limit(env_params, default: int = 1000) -> int:

@@ -18,7 +18,7 @@ from plastix.envs.cue_reward import CueReward, CueRewardParams, CueRewardState
 from plastix.envs.gymnasium_adapter import PREFIX as GYMNASIUM_PREFIX
 from plastix.envs.gymnasium_adapter import GymnasiumEnv, GymnasiumParams, HostVecEnv, make_gymnasium_env
 from plastix.envs.gymnax_adapter import PREFIX as GYMNAX_PREFIX
-from plastix.envs.gymnax_adapter import GymnaxEnv, GymnaxParams, make_gymnax_env
+from plastix.envs.gymnax_adapter import GymnaxEnv, GymnaxParams, make_gymnax_env, wrap_gymnax
 from plastix.envs.meta_maze import MetaMaze, MetaMazeParams, MetaMazeState, grid_layout
 from plastix.errors import PlastixError, unknown_name
 
@@ -77,6 +77,23 @@ def make_env(name: str, preset: str = "default", **settings):
     return env, env.check_params(params)
 
 
+# --- bring-your-own environment ---
+def as_env(env, params=None, *, episode_length: int | None = None):
+    """``(env, params)`` from what a trainer's ``env=`` may be: a plastix ``Environment`` (params
+    default to its own), a registered name (``make_env``), a pair ``(env, params)``, or any
+    object with gymnax's API (``wrap_gymnax``: discrete actions; ``episode_length`` when its
+    params have no ``max_steps_in_episode``). Raises PlastixError for anything else."""
+    if isinstance(env, tuple) and len(env) == 2 and params is None:
+        env, params = env
+    if isinstance(env, str):
+        if params is not None:
+            raise PlastixError(f"as_env: give either the name {env!r} or params, not both (use make_env settings).")
+        return make_env(env)
+    if isinstance(env, Environment):
+        return env, env.check_params(env.default_params() if params is None else params)
+    return wrap_gymnax(env, params, episode_length=episode_length)
+
+
 __all__ = [
     "ENVS",
     "BanditParams",
@@ -98,6 +115,7 @@ __all__ = [
     "MetaMazeState",
     "Transition",
     "TwoArmedBandit",
+    "as_env",
     "env_setting_names",
     "get_env_class",
     "grid_layout",
@@ -106,4 +124,5 @@ __all__ = [
     "make_gymnax_env",
     "random_policy",
     "rollout",
+    "wrap_gymnax",
 ]

@@ -29,6 +29,19 @@ wrapper ``GymnaxParams(inner)`` exposes ``episode_length = inner.max_steps_in_ep
 number of steps plastix's trainer rolls out per update). Settings given to ``make_env`` are
 fields of the gymnax params dataclass (``max_steps_in_episode=...``; ``episode_length`` is an
 alias of it). Continuous-action environments are rejected.
+
+Your own environment object (``wrap_gymnax(obj, params=None, episode_length=None)``): anything
+with gymnax's API — ``reset(key, params) -> (obs, state)``, ``step(key, state, action, params)``,
+``action_space(params)`` (discrete: an integer ``n``), ``observation_space(params)`` (a
+``shape``) and ``default_params`` — e.g. ``gymnax.environments.classic_control.CartPole()`` or a
+class of your own. A gymnax ``Environment`` subclass is stepped through its ``reset_env`` /
+``step_env`` as above. Any other object through its ``reset`` / ``step``: a 6-tuple step
+``(obs, state, reward, terminated, truncated, info)`` (gymnax >= 1.0) takes the end-of-episode
+observation from ``info["final_observation"]`` if present; a 5-tuple ``(obs, state, reward,
+done, info)`` counts ``done`` as terminated. The episode length T is the params'
+``max_steps_in_episode``, or ``episode_length`` (required when the params have none). Checked at
+the boundary with ``jax.eval_shape``: a discrete action space, an observation of the declared
+shape from ``reset`` and ``step``, scalar reward and flags.
 """
 
 from __future__ import annotations
@@ -40,9 +53,10 @@ from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from plastix.envs.base import OBS_DTYPE, Environment
-from plastix.errors import PlastixError, unknown_name
+from plastix.errors import PlastixError, check_positive_int, unknown_name
 
 PREFIX = "gymnax:"
 
@@ -81,14 +95,16 @@ def _gymnax_env(env_id: str, x64: bool):
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class GymnaxParams:
-    """plastix params of a gymnax environment: the gymnax params pytree ``inner``."""
+    """plastix params of a gymnax environment: the gymnax params pytree ``inner``; ``length`` is
+    the episode length of a wrapped object whose params have no ``max_steps_in_episode``."""
 
     inner: Any
+    length: Any = None
 
     @property
     def episode_length(self):
         """The time limit T = ``inner.max_steps_in_episode`` (what plastix's trainer rolls out)."""
-        return self.inner.max_steps_in_episode
+        return self.inner.max_steps_in_episode if self.length is None else self.length
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,26 +112,36 @@ class GymnaxEnv(Environment):
     """A gymnax environment (``env_id``) with plastix's contract (module docstring). Final."""
 
     env_id: str = "CartPole-v1"
+    # --- a wrapped object (wrap_gymnax) instead of a registered id; compared by identity
+    source: Any = dataclasses.field(default=None, compare=False, repr=False)
+    source_id: int = 0
+    source_params: Any = dataclasses.field(default=None, compare=False, repr=False)
+    length: int | None = None  # the episode length when source_params has no max_steps_in_episode
 
     name: ClassVar[str] = "gymnax"
     params_class: ClassVar[type] = GymnaxParams
     PRESETS: ClassVar[dict] = {"default": {}}
 
     def __post_init__(self):
-        gymnax_env(self.env_id)  # validates the id and the action space
+        if self.source is None:
+            gymnax_env(self.env_id)  # validates the id and the action space
+
+    def env_and_params(self):
+        """(the gymnax-API object, the params its spaces are read with)."""
+        return gymnax_env(self.env_id) if self.source is None else (self.source, self.source_params)
 
     @property
     def inner(self):
-        return gymnax_env(self.env_id)[0]
+        return self.env_and_params()[0]
 
     @property
     def num_actions(self) -> int:
-        env, params = gymnax_env(self.env_id)
+        env, params = self.env_and_params()
         return int(env.action_space(params).n)
 
     @property
     def observation_shape(self) -> tuple[int, ...]:
-        env, params = gymnax_env(self.env_id)
+        env, params = self.env_and_params()
         return tuple(int(d) for d in env.observation_space(params).shape)
 
     @property
@@ -123,7 +149,16 @@ class GymnaxEnv(Environment):
         return math.prod(self.observation_shape)
 
     def default_params(self) -> GymnaxParams:
+        if self.source is not None:
+            return GymnaxParams(self.source_params, self.length)
         return GymnaxParams(gymnax_env(self.env_id)[1])
+
+    @property
+    def own_transitions(self) -> bool:
+        """True when the object is a gymnax ``Environment`` (stepped by reset_env / step_env)."""
+        from gymnax.environments.environment import Environment as GymnaxBase
+
+        return self.source is None or isinstance(self.source, GymnaxBase)
 
     def check_params(self, params):
         if not isinstance(params, GymnaxParams):
@@ -138,13 +173,31 @@ class GymnaxEnv(Environment):
         return jnp.reshape(jnp.asarray(obs, OBS_DTYPE), (self.observation_size,))
 
     def reset_env(self, key, params):
-        obs, state = self.inner.reset_env(key, params.inner)
+        reset = self.inner.reset_env if self.own_transitions else self.inner.reset
+        obs, state = reset(key, params.inner)
         return self.flat_obs(obs), state
 
     def step_env(self, key, state, action, params):
+        if not self.own_transitions:
+            return self.step_object(key, state, action, params)
         obs, state, reward, terminated, _ = self.inner.step_env(key, state, action, params.inner)
-        truncated = jnp.asarray(self.inner.is_truncated(state, params.inner), bool)
+        truncated = jnp.zeros((), bool)
+        if hasattr(params.inner, "max_steps_in_episode"):
+            truncated = jnp.asarray(self.inner.is_truncated(state, params.inner), bool)
         return self.flat_obs(obs), state, jnp.asarray(reward, OBS_DTYPE), jnp.asarray(terminated, bool), truncated
+
+    def step_object(self, key, state, action, params):
+        """A step through the object's own (auto-resetting) ``step``: the end-of-episode
+        observation comes from ``info["final_observation"]``; plastix's ``step`` resets again."""
+        out = self.inner.step(key, state, action, params.inner)
+        if len(out) == 6:
+            obs, state, reward, terminated, truncated, info = out
+        else:
+            obs, state, reward, terminated, info = out
+            truncated = jnp.zeros((), bool)
+        obs = info.get("final_observation", obs) if isinstance(info, dict) else obs
+        return (self.flat_obs(obs), state, jnp.asarray(reward, OBS_DTYPE), jnp.asarray(terminated, bool),
+                jnp.asarray(truncated, bool))
 
 
 def make_gymnax_env(name: str, preset: str = "default", **settings) -> tuple[GymnaxEnv, GymnaxParams]:
@@ -161,3 +214,84 @@ def make_gymnax_env(name: str, preset: str = "default", **settings) -> tuple[Gym
             raise unknown_name(f"{name} setting", key, fields + ["episode_length"])
     params = GymnaxParams(inner.replace(**settings))
     return env, env.check_params(params)
+
+
+# ---------------------------------------------------------------- your own environment object
+GYMNAX_API = ("reset", "step", "action_space", "observation_space")
+
+
+def object_default_params(obj):
+    """``obj.default_params`` (a property in gymnax, possibly a method elsewhere)."""
+    if not hasattr(obj, "default_params"):
+        raise PlastixError(f"environment {type(obj).__name__!r} has no default_params; pass params explicitly.")
+    params = obj.default_params
+    return params() if callable(params) and not dataclasses.is_dataclass(params) else params
+
+
+def check_spaces(label: str, obj, params) -> tuple[int, tuple[int, ...]]:
+    """(number of actions, observation shape); a discrete action space is required."""
+    space = obj.action_space(params)
+    n = getattr(space, "n", None)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or int(n) < 1:
+        raise PlastixError(f"environment {label!r} must have a discrete action space (an integer n >= 1, e.g. "
+                           f"gymnax.environments.spaces.Discrete); got {type(space).__name__} with n={n!r}. "
+                           "plastix agents (a2c, reinforce, dqn) choose among discrete actions.")
+    shape = getattr(obj.observation_space(params), "shape", None)
+    try:
+        shape = tuple(int(d) for d in shape)
+    except TypeError:
+        shape = None
+    if not shape or math.prod(shape) < 1:
+        raise PlastixError(f"environment {label!r}: observation_space(params).shape must be a non-empty shape, "
+                           f"got {shape!r}.")
+    return int(n), shape
+
+
+def check_transitions(label: str, env: GymnaxEnv, params: GymnaxParams, shape: tuple[int, ...]) -> None:
+    """Trace reset and one step (``jax.eval_shape``, nothing runs) and check what comes out."""
+    key = jax.random.PRNGKey(0)
+    try:
+        obs, state = jax.eval_shape(lambda k: env.inner.reset(k, params.inner), key)
+    except Exception as err:  # noqa: BLE001 - the user's code failed
+        raise PlastixError(f"environment {label!r}: reset(key, params) failed: {err}") from err
+    if tuple(getattr(obs, "shape", ())) != shape:
+        raise PlastixError(f"environment {label!r}: reset returns an observation of shape "
+                           f"{getattr(obs, 'shape', None)}, but observation_space says {shape}.")
+    try:
+        out = jax.eval_shape(lambda k: env.step(k, env.reset(k, params)[1], jnp.zeros((), jnp.int32), params), key)
+    except Exception as err:  # noqa: BLE001
+        raise PlastixError(f"environment {label!r}: step(key, state, action, params) failed on action 0 (expected "
+                           f"(obs, state, reward, terminated, truncated, info) or (obs, state, reward, done, "
+                           f"info)): {err}") from err
+    _, _, reward, terminated, truncated, _ = out
+    for what, value in (("reward", reward), ("terminated/done flag", terminated), ("truncated flag", truncated)):
+        if value.shape != ():
+            raise PlastixError(f"environment {label!r}: step must return a scalar {what}, got shape {value.shape}.")
+
+
+def wrap_gymnax(obj, params=None, *, episode_length: int | None = None) -> tuple[GymnaxEnv, GymnaxParams]:
+    """``(env, params)`` for a gymnax-API environment object (module docstring); PlastixError if
+    it lacks the API, has a continuous action space, or its observations disagree with its space."""
+    label = type(obj).__name__
+    missing = [m for m in GYMNAX_API if not callable(getattr(obj, m, None))]
+    if missing:
+        raise PlastixError(f"an environment object needs gymnax's API (reset, step, action_space, "
+                           f"observation_space, default_params); {label!r} has no {', '.join(missing)}.")
+    params = object_default_params(obj) if params is None else params
+    if episode_length is not None:
+        check_positive_int("episode_length", episode_length)
+    if hasattr(params, "max_steps_in_episode"):
+        if episode_length is not None:
+            replace = getattr(params, "replace", None) or functools.partial(dataclasses.replace, params)
+            params = replace(max_steps_in_episode=episode_length)
+        length = None
+    elif episode_length is None:
+        raise PlastixError(f"environment {label!r}: its params have no max_steps_in_episode, so pass "
+                           "episode_length (the steps per rollout, T).")
+    else:
+        length = episode_length
+    check_spaces(label, obj, params)
+    env = GymnaxEnv(label, source=obj, source_id=id(obj), source_params=params, length=length)
+    env_params = env.check_params(env.default_params())
+    check_transitions(label, env, env_params, env.observation_shape)
+    return env, env_params

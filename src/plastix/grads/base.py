@@ -3,7 +3,7 @@
 A gradient method is a small named pair of pure functions, in the manner of optax's
 ``GradientTransformation``: all of them compute the gradient of the *same* loss
 
-    L(θ) = Σ_t w_t ℓ(y_t, target_t),   y_t = V h_t + c,   h_t from the core   (seed 001, eq. 15)
+    L(θ) = Σ_t w_t ℓ(y_t, target_t),   y_t = V h_t + c,   h_t from the core
 
 for one unbatched sequence, so a trainer can swap them (``make_grad_method``) and tests can
 hold them to each other. Batches come from ``vmap`` (``batched_value_and_grad``).
@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from plastix.cores.adapter import as_core
 from plastix.cores.base import Core, Readout, init_readout, scan_core
 from plastix.errors import PlastixError
 
@@ -48,7 +49,7 @@ class Batch(NamedTuple):
 class SeqModel:
     """Core + linear readout + per-step loss ℓ.
 
-    loss "mse": ℓ = ½‖y_t − target_t‖² (seed 001, eq. 15); "xent": ℓ = −log softmax(y_t)[label_t]
+    loss "mse": ℓ = ½‖y_t − target_t‖²; "xent": ℓ = −log softmax(y_t)[label_t]
     (eq. for sequence labelling). ``readout=False`` uses the core's output as y_t.
     """
 
@@ -58,6 +59,8 @@ class SeqModel:
     readout: bool = True
 
     def __post_init__(self):
+        if not isinstance(self.core, Core):  # bring-your-own core: any object with the core protocol
+            object.__setattr__(self, "core", as_core(self.core))
         if self.loss not in LOSSES:
             raise PlastixError(f"loss must be one of {list(LOSSES)}, got {self.loss!r}.")
         if not self.readout and self.core.output_size != self.output_size:

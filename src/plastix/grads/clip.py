@@ -1,4 +1,4 @@
-"""Gradient clipping (seed 004 §4.5; Pascanu et al. 2013), as plastix names over optax.
+"""Gradient clipping (Mikolov 2012; Pascanu, Mikolov & Bengio 2013), as plastix names over optax.
 
 * elementwise:  ḡ_i = max(min(g_i, c), −c)                       (``optax.clip``)
 * global norm:  ḡ = g · min(‖g‖, c) / ‖g‖,  ‖g‖² = Σ over all leaves of Σ g_i²
@@ -30,7 +30,7 @@ def _check_threshold(name: str, value) -> None:
 def clip_by_global_norm(grads: PyTree, max_norm: float) -> PyTree:
     """Rescale ``grads`` so that their global L2 norm is at most ``max_norm``.
 
-    ḡ = g if ‖g‖ < c else g c / ‖g‖ (the direction is kept; seed 004's "norm clipping").
+    ḡ = g if ‖g‖ < c else g c / ‖g‖ (the direction is kept; Pascanu et al. 2013, Algorithm 1).
     """
     _check_threshold("max_norm", max_norm)
     clipped, _ = optax.clip_by_global_norm(max_norm).update(grads, optax.EmptyState())
@@ -38,7 +38,7 @@ def clip_by_global_norm(grads: PyTree, max_norm: float) -> PyTree:
 
 
 def clip_elementwise(grads: PyTree, limit: float) -> PyTree:
-    """Clip every gradient entry to [−limit, limit] (seed 004's "per-element clipping")."""
+    """Clip every gradient entry to [−limit, limit] (Mikolov 2012's per-element clipping)."""
     _check_threshold("limit", limit)
     clipped, _ = optax.clip(limit).update(grads, optax.EmptyState())
     return clipped

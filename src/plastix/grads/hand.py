@@ -7,15 +7,15 @@ Only the recurrence is hand-written; the readout y_t = V h_t + c and the loss st
 
 ``hand_scan`` is a ``jax.custom_vjp``: its forward is a ``lax.scan`` that keeps only what the
 recursions need (hidden vectors, gate activations, trace checkpoints — never JAX residuals),
-its backward a reverse ``lax.scan`` that implements the recursions of the seeds explicitly:
+its backward a reverse ``lax.scan`` that implements the published recursions explicitly:
 
-* ``elman``          — seed 001 eqs. 17–20, seed 000's unfolding (``hand_rnn.py``).
-* ``peephole-lstm``  — Graves (2012) eqs. 36–44 as in seed 001 (``hand_rnn.py``).
-* ``plastic-rnn`` / ``neuromod-rnn`` — derived in ``hand_plastic.py`` (seed 003's model).
+* ``elman``          — BPTT on the unfolded net (Werbos 1990) (``hand_rnn.py``).
+* ``peephole-lstm``  — Graves (2012) §4.6, backward pass (``hand_rnn.py``).
+* ``plastic-rnn`` / ``neuromod-rnn`` — derived in ``hand_plastic.py`` (Miconi et al. 2018, 2019).
 
 Episode resets cut the backward recursion: where ``resets[t]`` the carry entering step t is
-the zero initial carry, so no adjoint flows from step t to step t−1 (seed 002's truncation of
-the unfolded graph at an episode boundary). The gradient w.r.t. ``xs`` is returned too; the
+the zero initial carry, so no adjoint flows from step t to step t−1 (the unfolded graph is
+truncated at an episode boundary). The gradient w.r.t. ``xs`` is returned too; the
 resets get none.
 """
 
@@ -64,9 +64,12 @@ def _check_supported(core) -> str:
     name = _core_name(core)
     if name is None:
         label = core if isinstance(core, str) else type(core).__name__
+        if not isinstance(core, str):  # a core object of the user's (bring-your-own) or a subclass
+            label = type(getattr(core, "inner", None) or getattr(core, "cell", None) or core).__name__
         raise PlastixError(
-            f"hand-bptt has no hand-derived backward for core {label!r}; supported cores: "
-            f"{list(HAND_BPTT_CORES)}. Use 'bptt' (autodiff) for this core."
+            f"hand-bptt has no hand-derived backward for core {label!r}: it needs one of the plastix "
+            f"cores {list(HAND_BPTT_CORES)} (built by make_core; not a subclass, your own core or an "
+            f"adapted cell). Use 'bptt', 'truncated-bptt' or 'rtrl' (autodiff) for this core."
         )
     return name
 

@@ -1,4 +1,4 @@
-"""Hand-derived BPTT for the plastic and neuromodulated RNNs (Miconi et al.; seed 003).
+"""Hand-derived BPTT for the plastic and neuromodulated RNNs (Miconi et al. 2018, 2019).
 
 Forward (carry entering step t: h̃ = h_{t−1}, H = Hebb_t, E = E_t, all zero at a reset)::
 

@@ -2,9 +2,9 @@
 
 Each ``*_forward(core, params, xs, resets) -> (hs, saved)`` runs the recurrence with a
 ``lax.scan`` and keeps only vectors per step; each ``*_backward(core, params, xs, resets, hs,
-saved, g_hs) -> (d_params, d_xs)`` runs the seeds' recursions in a reverse ``lax.scan`` and
+saved, g_hs) -> (d_params, d_xs)`` runs the BPTT recursions in a reverse ``lax.scan`` and
 forms the weight gradients afterwards as single matrix products over time. ``g_hs`` (T, n)
-is ∂L/∂h_t from the readout and loss (the e_j^t of seed 001 eq. 19).
+is ∂L/∂h_t from the readout and loss (the injected error e^t).
 
 A reset at t means the carry entering step t is zero (the initial carry), so the previous
 output is h̃_{t−1} = 0 and the recursion's adjoint of h_{t−1} is cut to zero.
@@ -36,7 +36,7 @@ def _fprime(activation: str, h: jax.Array) -> jax.Array:
 
 
 def elman_forward(core, p: ElmanParams, xs, resets):
-    """h_t = f(U x_t + W h̃_{t−1} + b) (seed 000); saves nothing beyond hs (f' comes from h)."""
+    """h_t = f(U x_t + W h̃_{t−1} + b) (Elman 1990); saves nothing beyond hs (f' comes from h)."""
     f = ACTIVATIONS[core.activation]
 
     ux = xs @ p.U.T + p.b[None]  # input terms of all steps: one GEMM
@@ -52,10 +52,10 @@ def elman_forward(core, p: ElmanParams, xs, resets):
 
 
 def elman_backward(core, p: ElmanParams, xs, resets, hs, saved, g_hs):
-    """Seed 001 eqs. 17–20 with a per-step error e^t = ∂L/∂h_t (g_hs)::
+    """BPTT for the Elman net (Werbos 1990) with a per-step error e^t = ∂L/∂h_t (g_hs)::
 
-        δ^t = f'(a^t) ⊙ [e^t + Wᵀ δ^{t+1}]           (19; δ^{T+1} = 0, cut at resets)
-        ∂L/∂W = Σ_t δ^t h̃_{t−1}ᵀ,  ∂L/∂U = Σ_t δ^t x_tᵀ,  ∂L/∂b = Σ_t δ^t        (20)
+        δ^t = f'(a^t) ⊙ [e^t + Wᵀ δ^{t+1}]           (δ^{T+1} = 0, cut at resets)
+        ∂L/∂W = Σ_t δ^t h̃_{t−1}ᵀ,  ∂L/∂U = Σ_t δ^t x_tᵀ,  ∂L/∂b = Σ_t δ^t
         ∂L/∂x_t = Uᵀ δ^t
     """
     fp = _fprime(core.activation, hs)
@@ -73,7 +73,7 @@ def elman_backward(core, p: ElmanParams, xs, resets, hs, saved, g_hs):
 
 
 def lstm_forward(core, p: PeepholeLSTMParams, xs, resets):
-    """Graves' peephole LSTM (seed 001 eqs. 27–35); saves s_t and the four gate values."""
+    """Graves' peephole LSTM (Graves 2012, §4.6, forward pass); saves s_t and the four gate values."""
 
     n = core.hidden_size
     Wh = p.Wh.reshape(4 * n, n)
@@ -117,7 +117,7 @@ def _lstm_step_back(p: PeepholeLSTMParams, Wh_T, back, inp):
 
 
 def lstm_backward(core, p: PeepholeLSTMParams, xs, resets, hs, saved, g_hs):
-    """Graves (2012) eqs. 36–44 (seed 001), with ε_c^t = ∂L/∂z_t + Σ_g w_cg δ_g^{t+1}::
+    """Graves (2012), §4.6, backward pass, with ε_c^t = ∂L/∂z_t + Σ_g w_cg δ_g^{t+1}::
 
         δ_ω = σ'(a_ω) h(s_t) ε_c                                        (40)
         ε_s = z_ω h'(s_t) ε_c + z_φ^{t+1} ε_s^{t+1} + w_ιs δ_ι^{t+1} + w_φs δ_φ^{t+1} + w_ωs δ_ω^t  (41)

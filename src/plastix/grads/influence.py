@@ -1,4 +1,5 @@
-"""Input influence ‖∂y_T/∂x_t‖ against t (seed 001, "Input influence in a RNN / in LSTM").
+"""Input influence ‖∂y_T/∂x_t‖ against t (Graves 2012, Figs. 4.1 and 4.4;
+Hochreiter 1991; Bengio et al. 1994).
 
 For a model y_t = V h_t + c over a core, the influence of input x_t on the last output is the
 Frobenius norm of the Jacobian block ∂y_T/∂x_t (out × d). For an Elman net it is
@@ -40,13 +41,11 @@ INFLUENCE_FLOOR = 1e-30  # norms below this (including exact underflow to 0) are
 def plot_influence(results: dict, path: str, title: str = "Input influence ‖∂y_T/∂x_t‖") -> str:
     """Plot each named curve of norms (T,) against t on a log y axis; write a PNG to ``path``.
     Norms below ``INFLUENCE_FLOOR`` (the Elman net underflows to exactly 0) sit on a dotted line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.figure import Figure  # object API: no pyplot state, no backend switch
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
     for name, norms in results.items():
         norms = np.asarray(norms, dtype=float)
         ax.plot(np.arange(1, norms.shape[0] + 1), np.maximum(norms, INFLUENCE_FLOOR), label=name)
@@ -59,5 +58,4 @@ def plot_influence(results: dict, path: str, title: str = "Input influence ‖�
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path

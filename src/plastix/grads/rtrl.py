@@ -1,4 +1,4 @@
-"""Real-time recurrent learning (Williams & Zipser 1989; seed 001 eqs. 25–26; SPEC §2).
+"""Real-time recurrent learning (Williams & Zipser 1989).
 
 RTRL carries, forward in time, the sensitivity of the core's state to its parameters::
 
@@ -20,7 +20,7 @@ Three entry points:
 
 * ``rtrl()``        — generic, every core: J_t P_{t-1} is the step linearised in the state
   applied to P's columns (J_t is never materialised), ∂s_t/∂θ|direct a ``jax.jacrev``.
-* ``elman_rtrl()``  — the explicit recursion of seed 001 eq. 26 for the Elman net (no autodiff in the recursion).
+* ``elman_rtrl()``  — the explicit Williams–Zipser recursion for the Elman net (no autodiff in the recursion).
 * ``rtrl_online``   — an optimizer update at every step (see its docstring).
 """
 
@@ -123,7 +123,7 @@ def rtrl() -> GradMethod:
 
 
 # ---------------------------------------------------------------------------------------------
-# The explicit Williams–Zipser recursion for the Elman net (seed 001 eq. 26).
+# The explicit Williams–Zipser recursion for the Elman net (Williams & Zipser 1989).
 
 _ELMAN_DERIVATIVES = {
     "tanh": lambda a, h: 1.0 - h * h,
@@ -149,7 +149,7 @@ class ElmanRTRLState(NamedTuple):
 
 
 def elman_sensitivity_step(params, activation: str, h_prev, p: ElmanSensitivities, x):
-    """One step of seed 001 eq. 26 for every Elman weight::
+    """One step of the Williams–Zipser recursion for every Elman weight::
 
         a^{t+1} = U x^{t+1} + W z^t + b,  z^{t+1} = f(a^{t+1})
         p_{k,(i,j)}^{t+1} = f'(a_k^{t+1}) [Σ_l W_kl p_{l,(i,j)}^t + δ_ik z_j^t]      (W)
@@ -174,7 +174,7 @@ def elman_sensitivity_step(params, activation: str, h_prev, p: ElmanSensitivitie
 def elman_rtrl_value_and_grad(model: SeqModel, params: ModelParams, batch: Batch):
     """Loss and gradient of one sequence by the explicit Elman RTRL recursion.
 
-    ∂L/∂θ_ij = Σ_t Σ_k e_k^t p_{k,(i,j)}^t with e^t = ∂(w_t ℓ_t)/∂h_t (seed 001, RTRL slide).
+    ∂L/∂θ_ij = Σ_t Σ_k e_k^t p_{k,(i,j)}^t with e^t = ∂(w_t ℓ_t)/∂h_t (Williams & Zipser 1989).
     """
     core = model.core
     if not isinstance(core, Elman):

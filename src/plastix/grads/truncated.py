@@ -1,4 +1,4 @@
-"""Truncated BPTT(h, h′) (Williams & Peng 1990; seed 001 eqs. 21–24; SPEC §2).
+"""Truncated BPTT(h, h′) (Williams & Peng 1990).
 
 Every h′ steps, at time e, the losses of the last h′ steps are backpropagated h ≥ h′ steps::
 
@@ -18,7 +18,7 @@ Implementation (fixed shapes, one ``jit``, a ``lax.scan`` over the K = ⌈T/h′
 * ``truncated_bptt_online(...)`` — continuous training: an optimizer update after every chunk,
   O(h) memory, independent of T. Each window is the h − h′ steps before the chunk (kept in a
   small history buffer) plus the chunk's h′ steps; they are recomputed with the *current*
-  parameters (instead of storing the last h weight sets, as seed 001 suggests), and the carry
+  parameters (instead of storing the last h weight sets), and the carry
   carried forward is the one of that recomputation. Steps that do not exist (before step 0,
   padding after T) are marked invalid: they leave the carry unchanged and carry no loss. When T
   is not a multiple of h′ the stream is padded to whole chunks, so the last, partial chunk is

@@ -1,6 +1,6 @@
 """Markov decision processes: known models (value iteration, policy iteration, exact policy
 evaluation), unknown models (estimating P from counts), and tabular TD learning (Q-learning,
-SARSA) on grid worlds (seed 001, "RL in known / unknown environments"; SPEC §3–§5)."""
+SARSA) on grid worlds (Russell & Norvig 2010, ch. 17 and 21; Sutton & Barto 2018, ch. 4 and 6)."""
 
 from plastix.mdp.estimate import Counts, ModelBasedMetrics, estimate_mdp, init_counts, model_based, update_counts
 from plastix.mdp.grids import ACTIONS, GRID_TASKS, GridLayout, GridTask, grid_from_text, make_grid

@@ -1,5 +1,5 @@
-"""Unknown model: estimate P from counts while acting, and plan on the estimate (seed 001,
-"RL in unknown environments", option 1).
+"""Unknown model: estimate P from counts while acting, and plan on the estimate (adaptive
+dynamic programming, Russell & Norvig 2010, §21.2.2).
 
 Each time the agent applies a in s and lands in s', it increments N[s, a, s'] (and so
 N[s, a] = Σ_s' N[s, a, s']) and adds the observed reward to Σr[s, a, s']. The estimate is
@@ -7,8 +7,8 @@ N[s, a] = Σ_s' N[s, a, s']) and adds the observed reward to Σr[s, a, s']. The 
     P̂(s'|s, a) = N[s, a, s'] / N[s, a]       (uniform over states while N[s, a] = 0)
     R̂[s, a, s'] = Σr[s, a, s'] / N[s, a, s']  (0 while unseen)
 
-The agent is assumed to recognise final states and their utility on arrival (the lecture's
-R(s) is perceived in s), so ``terminal``, ``R_final``, ``start`` and γ come from the true MDP.
+The agent is assumed to recognise final states and their utility on arrival (a state
+reward R(s) is perceived in s), so ``terminal``, ``R_final``, ``start`` and γ come from the true MDP.
 ``model_based`` alternates acting ε-greedily on the current plan with re-planning by value
 iteration on (P̂, R̂); the true value of each plan, U^π̂(s_0) by an exact linear solve on the
 real model, approaches U*(s_0) as experience grows.

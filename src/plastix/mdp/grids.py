@@ -1,4 +1,4 @@
-"""Grid worlds from small text maps, and the built-in grid tasks (SPEC §4).
+"""Grid worlds from small text maps, and the built-in grid tasks (docs/mdp.md).
 
 A map is a list of rows; a row is either whitespace-separated tokens ("S . . +1") or one
 character per cell ("SFFG"). Tokens:
@@ -17,8 +17,8 @@ Actions are N, E, S, W (0..3). The intended move happens with probability 1 − 
 the two perpendicular moves with probability slip/2 (R&N's 0.8/0.1/0.1 is slip = 0.2; slippery
 FrozenLake is slip = 2/3). Rewards follow ``reward_on``:
 
-* ``"state"`` (lecture, R&N): R[s, a, s'] = R(cell s), and a final cell's utility is its reward:
-  U(s) = R(s) + γ max_a Σ P U(s') (lecture eq. 8);
+* ``"state"`` (R&N): R[s, a, s'] = R(cell s), and a final cell's utility is its reward:
+  U(s) = R(s) + γ max_a Σ P U(s') (R&N eq. 17.5);
 * ``"arrival"`` (Sutton & Barto, FrozenLake): R[s, a, s'] = reward of the cell moved into
   (bumping a wall "arrives" at the same cell), final utility 0.
 
@@ -190,7 +190,7 @@ FROZENLAKE_8X8 = ("SFFFFFFF", "FFFFFFFF", "FFFHFFFF", "FFFFFHFF",
                   "FFFHFFFF", "FHHFFFHF", "FHFFHFHF", "FFFHFFFG")
 
 _BUILDERS = {
-    # seed 001: the lecture's 2x3 grid; γ is not given in the lecture, 0.9 is our default.
+    # A small 2x3 grid with a trap and a goal; γ = 0.9 is our default.
     "lecture-grid": lambda: grid_from_text(LECTURE_MAP, slip=0.2, living=0.0, gamma=0.9,
                                            name="lecture-grid"),
     # R&N fig. 17.1: R(s) = -0.04, γ = 1 as in fig. 17.3.

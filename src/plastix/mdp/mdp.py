@@ -1,4 +1,4 @@
-"""Markov decision processes as pytrees of arrays (seed 001, "MDPs"; Russell & Norvig ch. 17).
+"""Markov decision processes as pytrees of arrays (Russell & Norvig 2010, ch. 17).
 
 An MDP with states s = 0..S-1 and actions a = 0..A-1 is held as arrays, so that it can be
 ``vmap``-ed (a batch of MDPs) and passed through ``jit``:
@@ -15,7 +15,7 @@ The Bellman optimality equation used by every solver is (γ < 1: a contraction):
     U(s)    = R_final[s]              if s is final
             = max_a Q(s, a)           otherwise
 
-The lecture's state rewards R(s) (eq. 8: U(s) = R(s) + γ max_a Σ P U(s')) are the case
+State rewards R(s) (R&N eq. 17.5: U(s) = R(s) + γ max_a Σ P U(s')) are the case
 R[s, a, s'] = R(s) for every a, s' and R_final[s] = R(s) for final states; the
 "reward on arrival" convention of Sutton & Barto (cliff walking, FrozenLake) is
 R[s, a, s'] = reward of s' and R_final = 0. Both fit the one equation above.
@@ -27,7 +27,7 @@ R[s, a, s'] = reward of s' and R_final = 0. Both fit the one equation above.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -38,55 +38,51 @@ from plastix.errors import PlastixError
 PROB_ATOL = 1e-6
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FiniteMDP:
+    """What the dense and the sparse MDP share: the fields ``terminal``, ``R_final`` (S,),
+    ``start`` () and ``gamma`` () (keyword-only), and a transition table named by ``TABLE``
+    whose axes -3, -2 are (S, A) (a leading batch axis from ``vmap`` is allowed). Abstract."""
+
+    TABLE: ClassVar[str]
+    terminal: jax.Array
+    R_final: jax.Array
+    start: jax.Array
+    gamma: jax.Array
+
+    @property
+    def num_states(self) -> int:
+        return getattr(self, self.TABLE).shape[-3]
+
+    @property
+    def num_actions(self) -> int:
+        return getattr(self, self.TABLE).shape[-2]
+
+    def replace(self, **changes: Any):
+        return dataclasses.replace(self, **changes)
+
+
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
-class MDP:
+class MDP(FiniteMDP):
     """Dense finite MDP (see module docstring). Shapes: P, R: (S, A, S); terminal, R_final: (S,);
     start: () int; gamma: () float."""
 
+    TABLE: ClassVar[str] = "P"
     P: jax.Array
     R: jax.Array
-    terminal: jax.Array
-    R_final: jax.Array
-    start: jax.Array
-    gamma: jax.Array
-
-    @property
-    def num_states(self) -> int:
-        return self.P.shape[-3]
-
-    @property
-    def num_actions(self) -> int:
-        return self.P.shape[-2]
-
-    def replace(self, **changes: Any) -> "MDP":
-        return dataclasses.replace(self, **changes)
 
 
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
-class SparseMDP:
+class SparseMDP(FiniteMDP):
     """MDP with K successors per (s, a). Shapes: succ (S, A, K) int; prob, R: (S, A, K);
     terminal, R_final: (S,); start: (); gamma: (). Row sums Σ_k prob[s, a, k] = 1."""
 
+    TABLE: ClassVar[str] = "succ"
     succ: jax.Array
     prob: jax.Array
     R: jax.Array
-    terminal: jax.Array
-    R_final: jax.Array
-    start: jax.Array
-    gamma: jax.Array
-
-    @property
-    def num_states(self) -> int:
-        return self.succ.shape[-3]
-
-    @property
-    def num_actions(self) -> int:
-        return self.succ.shape[-2]
-
-    def replace(self, **changes: Any) -> "SparseMDP":
-        return dataclasses.replace(self, **changes)
 
 
 AnyMDP = MDP | SparseMDP
@@ -124,7 +120,7 @@ def to_dense(mdp: AnyMDP) -> MDP:
     P = jnp.einsum("sak,sakt->sat", mdp.prob, onehot)
     pr = jnp.einsum("sak,sakt->sat", mdp.prob * mdp.R, onehot)
     R = jnp.where(P > 0, pr / jnp.where(P > 0, P, 1.0), 0.0)
-    return MDP(P, R, mdp.terminal, mdp.R_final, mdp.start, mdp.gamma)
+    return MDP(P=P, R=R, terminal=mdp.terminal, R_final=mdp.R_final, start=mdp.start, gamma=mdp.gamma)
 
 
 def default_float():
@@ -168,15 +164,15 @@ def _common(S: int, terminal, R_final, start, gamma, dtype):
         raise PlastixError(f"start must be a state index in [0, {S}), got {start!r}.")
     if terminal[int(start)]:
         raise PlastixError(f"start state {int(start)} is a final state.")
-    return (jnp.asarray(terminal), jnp.asarray(R_final, dtype), jnp.asarray(int(start), jnp.int32),
-            jnp.asarray(_check_gamma(gamma), dtype))
+    return {"terminal": jnp.asarray(terminal), "R_final": jnp.asarray(R_final, dtype),
+            "start": jnp.asarray(int(start), jnp.int32), "gamma": jnp.asarray(_check_gamma(gamma), dtype)}
 
 
 def mdp_from_arrays(P, R, *, gamma: float, start: int = 0, terminal=None, R_final=None,
                     dtype=None) -> MDP:
     """Build and validate a dense MDP from arrays.
 
-    P: (S, A, S) with rows summing to 1; R: (S,) state rewards (the lecture's R(s): then
+    P: (S, A, S) with rows summing to 1; R: (S,) state rewards (R&N's R(s): then
     R[s, a, s'] = R(s) and final states get R_final = R(s) unless R_final is given),
     (S, A) or (S, A, S). Raises PlastixError naming the offending state/action.
     """
@@ -198,7 +194,7 @@ def mdp_from_arrays(P, R, *, gamma: float, start: int = 0, terminal=None, R_fina
     if not np.all(np.isfinite(R)):
         raise PlastixError(f"R has a non-finite value at state {int(np.argwhere(~np.isfinite(R))[0][0])}.")
     rest = _common(S, terminal, R_final, start, gamma, dtype)
-    return MDP(jnp.asarray(P, dtype), jnp.asarray(R, dtype), *rest)
+    return MDP(P=jnp.asarray(P, dtype), R=jnp.asarray(R, dtype), **rest)
 
 
 def sparse_mdp_from_arrays(succ, prob, R, *, gamma: float, start: int = 0, terminal=None,
@@ -217,7 +213,8 @@ def sparse_mdp_from_arrays(succ, prob, R, *, gamma: float, start: int = 0, termi
     if not np.all(np.isfinite(R)):
         raise PlastixError("R has a non-finite value.")
     rest = _common(S, terminal, R_final, start, gamma, dtype)
-    return SparseMDP(jnp.asarray(succ, jnp.int32), jnp.asarray(prob, dtype), jnp.asarray(R, dtype), *rest)
+    return SparseMDP(succ=jnp.asarray(succ, jnp.int32), prob=jnp.asarray(prob, dtype), R=jnp.asarray(R, dtype),
+                     **rest)
 
 
 def random_sparse_mdp(key: jax.Array, num_states: int, num_actions: int, num_succ: int,
@@ -231,4 +228,5 @@ def random_sparse_mdp(key: jax.Array, num_states: int, num_actions: int, num_suc
     prob = jax.random.dirichlet(k2, jnp.ones(num_succ, dtype), shape[:2])
     R = jax.random.normal(k3, shape, dtype)
     zeros = jnp.zeros(num_states, dtype)
-    return SparseMDP(succ, prob, R, zeros > 1, zeros, jnp.asarray(0, jnp.int32), jnp.asarray(gamma, dtype))
+    return SparseMDP(succ=succ, prob=prob, R=R, terminal=zeros > 1, R_final=zeros, start=jnp.asarray(0, jnp.int32),
+                     gamma=jnp.asarray(gamma, dtype))

@@ -1,8 +1,8 @@
-"""Planning with a known model (seed 001, "RL in known environments"; R&N §17.2–17.3).
+"""Planning with a known model (Russell & Norvig 2010, §17.2–17.3).
 
-* ``value_iteration``   U_{k+1} = T U_k from U_0 = 0 (lecture's Algorithm 1), with the history
+* ``value_iteration``   U_{k+1} = T U_k from U_0 = 0 (R&N Fig. 17.4), with the history
   of the Bellman residual δ_k = ‖U_{k+1} − U_k‖_∞.
-* ``greedy_policy``     π(s) = argmax_a Σ_s' P[s, a, s'] (R[s, a, s'] + γ U(s')) (lecture eq. 7).
+* ``greedy_policy``     π(s) = argmax_a Σ_s' P[s, a, s'] (R[s, a, s'] + γ U(s')) (R&N eq. 17.4).
 * ``policy_evaluation`` exact U^π by one linear solve (I − γ P_π) U = r_π (final rows: U = R_final).
 * ``policy_iteration``  evaluate exactly, improve greedily, stop when the policy is stable.
 
@@ -88,7 +88,7 @@ def value_iteration(mdp: AnyMDP, tol: float = 1e-8, max_iters: int = 10_000) -> 
 
 
 def greedy_policy(mdp: AnyMDP, values: jax.Array) -> jax.Array:
-    """π(s) = argmax_a Q_U(s, a) (lecture eq. 7; first maximum on ties). values (S,) -> (S,) int32."""
+    """π(s) = argmax_a Q_U(s, a) (R&N eq. 17.4; first maximum on ties). values (S,) -> (S,) int32."""
     return jnp.argmax(q_backup(mdp, values), axis=-1).astype(jnp.int32)
 
 

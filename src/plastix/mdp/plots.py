@@ -89,7 +89,7 @@ def _run_arrays(run_dir: Path, metric: str) -> tuple[np.ndarray, np.ndarray]:
 def _run_args(run_dir: Path) -> dict:
     """The ``plastix train`` arguments saved in a run's config.json."""
     cfg = read_config(run_dir)["config"]
-    return cfg.get("args", cfg)
+    return cfg.get("args") or cfg.get("resolved") or cfg  # a run started from Python has no flags
 
 
 def _run_label(run_dir: Path) -> str:

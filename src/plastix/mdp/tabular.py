@@ -1,14 +1,14 @@
-"""Model-free tabular RL on an MDP: TD Q-learning and SARSA (seed 001, "RL in unknown
-environments"; Sutton & Barto §6.4–6.5), as one pure, jit-able ``train(key, mdp)``.
+"""Model-free tabular RL on an MDP: TD Q-learning and SARSA (Sutton &
+Barto 2018, §6.4–6.5), as one pure, jit-able ``train(key, mdp)``.
 
 Environment (pure JAX, gymnax-like): ``env_step(key, mdp, state, action)`` samples
 s' ~ P[s, a, ·] and returns reward R[s, a, s']. An episode ends (``terminated``) on arriving
 at a final state, whose utility R_final[s'] is added to the return; it is cut (``truncated``)
 after ``max_episode_steps`` steps. In both cases the next state is the start (auto-reset).
 
-Updates, with U(s') = R_final[s'] if s' is final (lecture: Q(final, ·) = R(final)):
+Updates, with U(s') = R_final[s'] if s' is final (Q(final, ·) = R(final)):
 
-    Q-learning (lecture eq. 10):  Q(s,a) += α (r + γ max_a' Q(s',a') − Q(s,a))
+    Q-learning (S&B eq. 6.8):     Q(s,a) += α (r + γ max_a' Q(s',a') − Q(s,a))
     SARSA (Rummery & Niranjan):   Q(s,a) += α (r + γ Q(s',a') − Q(s,a)),  a' ~ ε-greedy(Q, s')
 
 A truncated episode still bootstraps from s' (a time limit is not a final state). Actions are
@@ -225,7 +225,9 @@ def greedy_return(key: jax.Array, mdp: MDP, q: jax.Array, max_episode_steps: int
     return jnp.mean(jax.vmap(_greedy_episode, in_axes=(0, None, None, None))(keys, mdp, q, max_episode_steps))
 
 
-def _window(cfg: TabularConfig, mdp: MDP, st: AgentState, key: jax.Array):
+def train_window(cfg: TabularConfig, mdp: MDP, st: AgentState, key: jax.Array) -> tuple[AgentState, TrainMetrics]:
+    """``cfg.log_every`` environment steps from ``st``, then one evaluation: (state, metrics).
+    ``train`` scans it; a driver that saves between windows calls it directly."""
     # all the window's randomness in one batched draw (no per-step key splitting)
     k_train, k_eval = jax.random.split(key)
     us = jax.random.uniform(k_train, (cfg.log_every, 4), dtype=mdp.P.dtype)
@@ -256,7 +258,7 @@ def train(key: jax.Array, mdp: MDP, cfg: TabularConfig) -> TrainResult:
     st = AgentState(q0, jnp.zeros((S, A), mdp.R.dtype), env, epsilon_greedy(k_init, q0[env.s], cfg.epsilon),
                     jnp.asarray(0.0, mdp.R.dtype), jnp.asarray(0, jnp.int32))
     keys = jax.random.split(k_run, cfg.total_steps // cfg.log_every)
-    st, metrics = lax.scan(partial(_window, cfg, mdp), st, keys)
+    st, metrics = lax.scan(partial(train_window, cfg, mdp), st, keys)
     return TrainResult(st.q, st.visits, metrics)
 
 

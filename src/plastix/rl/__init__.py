@@ -1,13 +1,13 @@
-"""Policy gradients (SPEC §3; seeds 000 and 004 §7.3): returns and advantages, REINFORCE,
-advantage actor-critic with an entropy bonus, off-policy importance-sampled policy gradients,
-and seed 000's score-function exercises. Every loss is a pure function of ONE trajectory;
-batch with ``jax.vmap``. See docs/policy-gradients.md. The actor-critic agent (any core + policy
-and value heads) and the a2c / reinforce trainer: ``agent.py``, ``trainer.py``,
-docs/rl-training.md."""
+"""Policy gradients (Williams 1992; Sutton et al. 2000): returns and advantages, REINFORCE,
+advantage actor-critic with an entropy bonus, off-policy importance-sampled policy gradients.
+Every loss is a pure function of ONE trajectory; batch with ``jax.vmap``. See
+docs/policy-gradients.md. The actor-critic agent (any core + policy and value heads) and the
+a2c / reinforce trainer: ``agent.py``, ``trainer.py``, docs/rl-training.md. The score-function
+exercises are in ``plastix.exercises``."""
 
 from plastix.rl.agent import ActorCritic, AgentOut, AgentParams, FeedForward, agent_core_names, make_agent_core
 from plastix.rl.losses import (
-    A2CLoss,
+    LossParts,
     a2c_loss,
     batch_mean_baseline,
     concentration_penalty,
@@ -31,24 +31,6 @@ from plastix.rl.returns import (
     reward_to_go,
     td_errors,
 )
-from plastix.rl.score_function import (
-    DiscreteProblem,
-    MLPActivations,
-    MLPPolicy,
-    ReinforceStep,
-    eligibility_mean,
-    eligibility_table,
-    exact_gradient,
-    expected_reward,
-    init_mlp_policy,
-    mlp_eligibility,
-    mlp_forward,
-    mlp_log_prob,
-    reinforce_backprop_step,
-    reinforce_estimate,
-    reinforce_samples,
-    reward_eligibility_cov,
-)
 from plastix.rl.trainer import (
     RLConfig,
     Rollout,
@@ -62,16 +44,11 @@ from plastix.rl.trainer import (
 )
 
 __all__ = [
-    "ActorCritic", "AgentOut", "AgentParams", "FeedForward", "RLConfig", "Rollout", "agent_core_names",
-    "batch_loss", "build_setup", "collect_rollout", "evaluate", "make_agent_core", "make_trainer",
-    "rollout_batch", "train_seeds",
-    "A2CLoss", "DiscreteProblem", "MLPActivations", "MLPPolicy", "ReinforceStep", "a2c_loss",
+    "ActorCritic", "AgentOut", "AgentParams", "FeedForward", "RLConfig", "Rollout",
+    "agent_core_names", "batch_loss", "build_setup", "collect_rollout", "evaluate",
+    "make_agent_core", "make_trainer", "rollout_batch", "train_seeds", "LossParts", "a2c_loss",
     "batch_mean_baseline", "concentration_penalty", "discount_from_done", "discounted_returns",
-    "eligibility_mean",
-    "eligibility_table", "entropy", "episode_cumsum", "episode_returns", "exact_gradient",
-    "expected_reward", "gae_advantages", "init_mlp_policy", "is_first_order_loss",
-    "is_per_decision_loss", "is_trajectory_loss", "lambda_returns", "log_prob", "mlp_eligibility",
-    "mlp_forward", "mlp_log_prob", "n_step_returns", "policy_gradient_loss", "reinforce_backprop_step",
-    "reinforce_estimate", "reinforce_samples", "reinforce_loss", "reward_eligibility_cov",
-    "reward_to_go", "td_errors", "value_loss",
+    "entropy", "episode_cumsum", "episode_returns", "gae_advantages", "is_first_order_loss",
+    "is_per_decision_loss", "is_trajectory_loss", "lambda_returns", "log_prob", "n_step_returns",
+    "policy_gradient_loss", "reinforce_loss", "reward_to_go", "td_errors", "value_loss",
 ]

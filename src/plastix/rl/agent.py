@@ -13,9 +13,9 @@ reset, and wherever the environment's ``info["episode_start"]`` said the previou
 an episode), so traces never leak between episodes. A batch is a ``vmap`` around ``act`` and
 time a ``lax.scan`` around it (``plastix.rl.trainer.collect_rollout``).
 
-``core="mlp"`` is a feed-forward (memoryless) core, ``h_t = tanh(W o_t + b)`` with an empty
-carry, for the memory comparison: it sees the same observations (including the previous
-reward and action) but cannot remember anything older.
+``core="mlp"`` is the feed-forward (memoryless) core ``plastix.cores.mlp.FeedForward``,
+``h_t = tanh(W o_t + b)`` with an empty carry, for the memory comparison: it sees the same
+observations (including the previous reward and action) but cannot remember anything older.
 """
 
 from __future__ import annotations
@@ -24,37 +24,11 @@ import dataclasses
 from typing import Any, NamedTuple
 
 import jax
-import jax.numpy as jnp
 
-from plastix.cores import CORES, make_core
-from plastix.cores.base import Core, Readout, init_readout, reset_where, uniform_init
+from plastix.cores import CORES, as_core, make_core
+from plastix.cores.base import Core, Readout, init_readout, reset_where
+from plastix.cores.mlp import FEED_FORWARD, FeedForward
 from plastix.errors import PlastixError, check_positive_int, unknown_name
-
-FEED_FORWARD = "mlp"
-
-
-class MLPParams(NamedTuple):
-    W: jax.Array  # (n, d)
-    b: jax.Array  # (n,)
-
-
-class NoCarry(NamedTuple):
-    """The empty carry of a feed-forward core (nothing is remembered)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class FeedForward(Core):
-    """A memoryless one-layer core, h_t = tanh(W x_t + b); the carry is empty. Final."""
-
-    def init(self, key):
-        n, d = self.hidden_size, self.input_size
-        return MLPParams(uniform_init(key, (n, d), d, self.jdtype), jnp.zeros((n,), self.jdtype))
-
-    def initial_carry(self):
-        return NoCarry()
-
-    def step(self, params, carry, x):
-        return carry, jnp.tanh(params.W @ x + params.b)
 
 
 class AgentParams(NamedTuple):
@@ -74,8 +48,13 @@ def agent_core_names() -> tuple[str, ...]:
     return (*[c for c in CORES if c not in ("esn", "jordan")], FEED_FORWARD)
 
 
-def make_agent_core(name: str, input_size: int, hidden: int, dtype: str = "float32", **options) -> Core:
-    """The core ``name`` (``plastix.cores.make_core``, or ``"mlp"`` for ``FeedForward``)."""
+def make_agent_core(name, input_size: int, hidden: int, dtype: str = "float32", **options) -> Core:
+    """The core ``name`` (``plastix.cores.make_core``, or ``"mlp"`` for ``FeedForward``).
+
+    ``name`` may be a core object (``plastix.cores.adapter``): checked against ``input_size`` and
+    used as it is (it fixes its own size and dtype; ``hidden``, ``dtype`` and options unused)."""
+    if not isinstance(name, str):  # bring-your-own core
+        return make_core(name, input_size, hidden, **options)
     if name == "jordan":
         raise PlastixError("core 'jordan' feeds back its own output layer; use it in supervised tasks.")
     if name not in agent_core_names():
@@ -100,6 +79,8 @@ class ActorCritic:
     num_actions: int
 
     def __post_init__(self):
+        if not isinstance(self.core, Core):  # bring-your-own core: any object with the core protocol
+            object.__setattr__(self, "core", as_core(self.core))
         check_positive_int("num_actions", self.num_actions)
 
     def init(self, key: jax.Array) -> AgentParams:

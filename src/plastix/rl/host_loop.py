@@ -31,7 +31,7 @@ import numpy as np
 from plastix.envs.gymnasium_adapter import PREFIX, HostVecEnv, make_gymnasium_env
 from plastix.rl.agent import ActorCritic, AgentParams
 from plastix.rl.trainer import RLConfig, Rollout, Setup, TrainState, apply_update, build_setup, init_state
-from plastix.train.supervised import seed_keys
+from plastix.train.harness import seed_keys
 
 
 class HostRun(NamedTuple):

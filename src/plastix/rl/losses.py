@@ -4,7 +4,8 @@ Every loss is a *surrogate*: a scalar whose gradient with respect to the policy 
 minus the policy-gradient estimator, so ``jax.grad`` of the loss is a descent direction.
 Shapes (one trajectory of T steps): ``logp_t`` (T,) log π_θ(a_t|s_t) (differentiable);
 ``logits_t`` (T, A); ``a_t`` (T,) int; ``r_t`` (T,); ``done_t`` (T,) bool (last step of an
-episode); ``v_t`` (T,) value estimates v(s_t); ``g_t`` (T,) return targets (``returns.py``).
+episode); ``v_tm1`` (T,) value estimates v(s_t) of the states acted in (rlax's name, as in
+``returns.py``); ``g_t`` (T,) return targets (``returns.py``).
 Off-policy: ``logb_t`` (T,) log β(a_t|s_t) of the behaviour policy that drew the actions.
 """
 
@@ -15,8 +16,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from plastix.errors import PlastixError
-from plastix.rl.returns import _check_1d, _check_traj, episode_cumsum, episode_returns, reward_to_go
+from plastix.errors import PlastixError, check_trajectory, check_vector
+from plastix.rl.returns import episode_cumsum, episode_returns, reward_to_go
 
 sg = jax.lax.stop_gradient
 
@@ -52,13 +53,13 @@ def policy_gradient_loss(logp_t: jax.Array, adv_t: jax.Array) -> jax.Array:
 
     The weight A_t (return, reward-to-go, advantage) is held constant: no gradient flows into it,
     which is what makes a learned baseline inside A_t harmless. logp_t, adv_t (T,) -> ()."""
-    _check_traj(logp_t, ("adv_t", adv_t))
+    check_trajectory(logp_t, ("adv_t", adv_t))
     return -jnp.sum(logp_t * sg(adv_t))
 
 
 def reinforce_loss(logp_t: jax.Array, r_t: jax.Array, done_t: jax.Array, *, causal: bool = True,
                    gamma: float = 1.0, baseline_t: jax.Array | None = None) -> jax.Array:
-    """REINFORCE surrogate (Williams 1992; seed 004 §7.3.2–7.3.4; seed 000 "REINFORCE").
+    """REINFORCE surrogate (Williams 1992; Sutton et al. 2000).
 
     causal=False (whole return):  ∇J ≈ Σ_t ∇log π(a_t|s_t) (R(τ_t) − b_t),  R(τ_t) the return of
                                   the episode holding step t (``episode_returns``)
@@ -69,16 +70,16 @@ def reinforce_loss(logp_t: jax.Array, r_t: jax.Array, done_t: jax.Array, *, caus
     before vmapping this loss); a learned value v(s_t) (its own loss: ``value_loss``). The
     baseline is wrapped in stop_gradient here. Returns L with ∇L = −(estimator).  -> ()
     """
-    _check_traj(r_t, ("logp_t", logp_t), ("done_t", done_t))
+    check_trajectory(r_t, ("logp_t", logp_t), ("done_t", done_t))
     g_t = reward_to_go(r_t, done_t, gamma) if causal else episode_returns(r_t, done_t, gamma)
     if baseline_t is not None:
-        _check_1d("baseline_t", baseline_t, r_t.shape[0])
+        check_vector("baseline_t", baseline_t, r_t.shape[0])
         g_t = g_t - sg(baseline_t)
     return policy_gradient_loss(logp_t, g_t)
 
 
 def batch_mean_baseline(g_bt: jax.Array, *, leave_one_out: bool = False) -> jax.Array:
-    """Batch-mean baseline b_t = (1/N) Σ_i G_{i,t} (seed 004 §7.3.4.2), over a BATCH of returns.
+    """Batch-mean baseline b_t = (1/N) Σ_i G_{i,t} (Williams 1992, §5), over a BATCH of returns.
 
     g_bt (N, T) -> (N, T), the mean broadcast back to every trajectory. With leave_one_out the
     baseline of trajectory i excludes it, b_{i,t} = (Σ_{j≠i} G_{j,t}) / (N − 1), which keeps the
@@ -95,44 +96,44 @@ def batch_mean_baseline(g_bt: jax.Array, *, leave_one_out: bool = False) -> jax.
     return (total - g_bt) / (n - 1)
 
 
-def value_loss(v_t: jax.Array, g_t: jax.Array) -> jax.Array:
-    """Regression of the critic on the returns: ½ Σ_t (sg(G_t) − v_t)².  v_t, g_t (T,) -> ()."""
-    _check_traj(v_t, ("g_t", g_t))
-    return 0.5 * jnp.sum((sg(g_t) - v_t) ** 2)
+def value_loss(v_tm1: jax.Array, g_t: jax.Array) -> jax.Array:
+    """Regression of the critic on the returns: ½ Σ_t (sg(G_t) − v_tm1)².  v_tm1, g_t (T,) -> ()."""
+    check_trajectory(v_tm1, ("g_t", g_t))
+    return 0.5 * jnp.sum((sg(g_t) - v_tm1) ** 2)
 
 
-class A2CLoss(NamedTuple):
-    """Advantage actor-critic loss and its parts (all scalars, for logging)."""
+class LossParts(NamedTuple):
+    """A policy-gradient loss and its parts (all scalars, for logging): A2C's and REINFORCE's."""
 
     total: jax.Array  # policy + value_coef · value − entropy_coef · entropy
-    policy: jax.Array  # −Σ_t log π(a_t|s_t) sg(G_t − v_t)
-    value: jax.Array  # ½ Σ_t (G_t − v_t)²
+    policy: jax.Array  # −Σ_t log π(a_t|s_t) sg(G_t − v_tm1)
+    value: jax.Array  # ½ Σ_t (G_t − v_tm1)²
     entropy: jax.Array  # Σ_t H(π(·|s_t)) (a bonus: it is subtracted)
 
 
-def a2c_loss(logits_t: jax.Array, a_t: jax.Array, g_t: jax.Array, v_t: jax.Array, *,
-             value_coef: float = 0.1, entropy_coef: float = 0.03) -> A2CLoss:
+def a2c_loss(logits_t: jax.Array, a_t: jax.Array, g_t: jax.Array, v_tm1: jax.Array, *,
+             value_coef: float = 0.1, entropy_coef: float = 0.03) -> LossParts:
     """Advantage actor-critic loss of one trajectory (Mnih et al. 2016, "A3C", synchronous form):
 
-        L = −Σ_t log π(a_t|s_t) · sg(G_t − v_t) + c_v · ½ Σ_t (G_t − v_t)² − c_H · Σ_t H(π(·|s_t))
+        L = −Σ_t log π(a_t|s_t) · sg(G_t − v_tm1) + c_v · ½ Σ_t (G_t − v_tm1)² − c_H · Σ_t H(π(·|s_t))
 
     G_t are the return targets: Monte-Carlo ``discounted_returns(r_t, discount_t)`` (Backpropamine,
-    γ = 0.9), or bootstrapped / λ-returns, or ``gae_advantages(...) + v_t[:-1]``. The baseline is
-    this episode's own v_t. H is the exact entropy from the logits.
+    γ = 0.9), or bootstrapped / λ-returns, or ``gae_advantages(...) + v_tm1``. The baseline is
+    this episode's own v_tm1. H is the exact entropy from the logits.
 
     Defaults are Backpropamine's released settings (Miconi et al. 2019, code: ``--blossv 0.1``,
     ``--bent 0.03``); note that code's value term has no ½ and its "entropy" term is a penalty
     c Σ_a π(a)² (a Simpson concentration index), not the entropy — see docs/policy-gradients.md.
-    logits_t (T, A), a_t (T,), g_t (T,), v_t (T,) -> A2CLoss of scalars.
+    logits_t (T, A), a_t (T,), g_t (T,), v_tm1 (T,) -> LossParts of scalars.
     """
-    _check_traj(g_t, ("v_t", v_t))
+    check_trajectory(g_t, ("v_tm1", v_tm1))
     logp_t = log_prob(logits_t, a_t)
-    _check_1d("logp_t", logp_t, g_t.shape[0])
-    adv_t = g_t - v_t
+    check_vector("logp_t", logp_t, g_t.shape[0])
+    adv_t = g_t - v_tm1
     policy = policy_gradient_loss(logp_t, adv_t)
-    value = value_loss(v_t, g_t)
+    value = value_loss(v_tm1, g_t)
     ent = jnp.sum(entropy(logits_t))
-    return A2CLoss(policy + value_coef * value - entropy_coef * ent, policy, value, ent)
+    return LossParts(policy + value_coef * value - entropy_coef * ent, policy, value, ent)
 
 
 # ---------------------------------------------------------------- off-policy, importance sampling
@@ -144,7 +145,7 @@ def _returns(r_t, done_t, gamma, causal):
 
 def is_trajectory_loss(logp_t: jax.Array, logb_t: jax.Array, r_t: jax.Array, done_t: jax.Array, *,
                        gamma: float = 1.0, causal: bool = True) -> jax.Array:
-    """Off-policy REINFORCE with a trajectory-wise importance weight (seed 004 §7.3.5.2):
+    """Off-policy REINFORCE with a trajectory-wise importance weight (Precup, Sutton & Singh 2000):
 
         ∇J(θ) ≈ W(τ) Σ_t ∇log π_θ(a_t|s_t) Q̂_t,   W(τ) = Π_{t∈episode} π_θ(a_t|s_t) / β(a_t|s_t)
 
@@ -152,7 +153,7 @@ def is_trajectory_loss(logp_t: jax.Array, logb_t: jax.Array, r_t: jax.Array, don
     weight's variance grows exponentially with the horizon. Surrogate −sg(W) Σ_t log π_t · Q̂_t;
     W = exp(Σ_t (log π_t − log β_t)) is formed in log space (episode-wise sums). -> ()
     """
-    _check_traj(r_t, ("logp_t", logp_t), ("logb_t", logb_t), ("done_t", done_t))
+    check_trajectory(r_t, ("logp_t", logp_t), ("logb_t", logb_t), ("done_t", done_t))
     log_w = episode_returns(logp_t - logb_t, done_t, 1.0)  # Σ over each step's whole episode
     return -jnp.sum(sg(jnp.exp(log_w)) * logp_t * sg(_returns(r_t, done_t, gamma, causal)))
 
@@ -167,12 +168,12 @@ def is_per_decision_loss(logp_t: jax.Array, logb_t: jax.Array, r_t: jax.Array, d
         ∇J ≈ Σ_t ∇log π_t · Q̃_t,   Q̃_t = Σ_{t'≥t} γ^{t'−t} ρ_{1:t'} r_t',   i.e.
         Q̃_t = ρ_{1:t} r_t + γ(1−done_t) Q̃_{t+1}                         — unbiased for ∇J.
 
-    weight_future_rewards=False (seed 004 §7.3.5.2, last line; Levine's CS285): the future
+    weight_future_rewards=False: the future
     weights are deleted, ∇J ≈ Σ_t ρ_{1:t} ∇log π_t · Q̂_t. This is biased for ∇J whenever later
     actions matter (Q̂_t follows β after t); it estimates Σ_t E_π[∇log π_t Q^β_t], a policy
     improvement direction. Weights in log space (within-episode cumulative sums). -> ()
     """
-    _check_traj(r_t, ("logp_t", logp_t), ("logb_t", logb_t), ("done_t", done_t))
+    check_trajectory(r_t, ("logp_t", logp_t), ("logb_t", logb_t), ("done_t", done_t))
     rho_cum = jnp.exp(episode_cumsum(sg(logp_t - logb_t), done_t))  # ρ_{1:t}, within the episode
     if weight_future_rewards:
         weight_t = reward_to_go(rho_cum * r_t, done_t, gamma)
@@ -183,7 +184,7 @@ def is_per_decision_loss(logp_t: jax.Array, logb_t: jax.Array, r_t: jax.Array, d
 
 def is_first_order_loss(logp_t: jax.Array, logb_t: jax.Array, r_t: jax.Array, done_t: jax.Array, *,
                         gamma: float = 1.0) -> jax.Array:
-    """First-order approximation of IS (seed 004 §7.3.5.3): the ratio at each step only,
+    """First-order approximation of IS (Kakade & Langford 2002; Schulman et al. 2015): the ratio at each step only,
 
         ∇J ≈ Σ_t ρ_t ∇log π_θ(a_t|s_t) Q̂_t,   ρ_t = π_θ(a_t|s_t) / β(a_t|s_t)
 
@@ -191,6 +192,6 @@ def is_first_order_loss(logp_t: jax.Array, logb_t: jax.Array, r_t: jax.Array, do
     problems). Surrogate −Σ_t ρ_t sg(Q̂_t) with ρ_t = exp(log π_t − sg(log β_t)), whose gradient
     ρ_t ∇log π_t Q̂_t is the estimator (the unclipped PPO/TRPO surrogate). -> ()
     """
-    _check_traj(r_t, ("logp_t", logp_t), ("logb_t", logb_t), ("done_t", done_t))
+    check_trajectory(r_t, ("logp_t", logp_t), ("logb_t", logb_t), ("done_t", done_t))
     rho_t = jnp.exp(logp_t - sg(logb_t))
     return -jnp.sum(rho_t * sg(reward_to_go(r_t, done_t, gamma)))

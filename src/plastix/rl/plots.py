@@ -118,12 +118,11 @@ def episode_events(env, record: EpisodeRecord) -> dict[str, np.ndarray]:
 
 # ---------------------------------------------------------------- drawing
 def _figure(rows: int, cols: int, size=(3.2, 2.6)):
-    import matplotlib
+    """An empty figure for a rows × cols layout, built with matplotlib's object API: no pyplot
+    state and no backend switch, so a notebook's backend is left alone."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt, plt.figure(figsize=(size[0] * cols, size[1] * rows))
+    return Figure(figsize=(size[0] * cols, size[1] * rows))
 
 
 EVENT_STYLE = {"cue": ("tab:gray", ":"), "rewarded cue": ("tab:orange", "-"), "Go": ("tab:blue", "--"),
@@ -155,7 +154,7 @@ def plot_trace(record: EpisodeRecord, env, out: Path, title: str = "", times=Non
     times = trace_times(T) if times is None else list(times)
     modulated = not np.all(np.isnan(np.asarray(record.modulator)))
     events = episode_events(env, record)
-    plt, fig = _figure(3 if modulated else 2, len(times))
+    fig = _figure(3 if modulated else 2, len(times))
     grid = fig.add_gridspec(3 if modulated else 2, len(times), hspace=0.45)
     for i, t in enumerate(times):
         ax = fig.add_subplot(grid[0, i])
@@ -180,17 +179,19 @@ def plot_trace(record: EpisodeRecord, env, out: Path, title: str = "", times=Non
     fig.axes[-1].set_xlabel("step t of the episode")
     if title:
         fig.suptitle(title)
-    return _save(plt, fig, out)
+    return _save(fig, out)
 
 
 def plot_path(layout: np.ndarray, positions, actions, rewards, reward_cell, out: Path, title: str = "") -> Path:
     """The maze (walls black), the reward cell (star), the path coloured by time; a jump
     after a reward (teleport) is drawn dashed."""
     pos, rewards = np.asarray(positions), np.asarray(rewards)
-    plt, fig = _figure(1, 1, (5.5, 5.0))
+    fig = _figure(1, 1, (5.5, 5.0))
     ax = fig.add_subplot(1, 1, 1)
     ax.imshow(layout, cmap="Greys", vmin=0, vmax=1.4, interpolation="nearest")
-    cmap = plt.get_cmap("viridis")
+    from matplotlib import colormaps
+
+    cmap = colormaps["viridis"]
     T = len(pos)
     for t in range(T - 1):
         (r0, c0), (r1, c1) = pos[t], pos[t + 1]
@@ -208,29 +209,31 @@ def plot_path(layout: np.ndarray, positions, actions, rewards, reward_cell, out:
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title(title or f"meta-maze path, {T} steps, total reward {rewards.sum():.4g}", fontsize=9)
-    return _save(plt, fig, out)
+    return _save(fig, out)
 
 
-def _save(plt, fig, out: Path) -> Path:
+def _save(fig, out: Path) -> Path:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110, bbox_inches="tight")
-    plt.close(fig)
     return out
 
 
 # ---------------------------------------------------------------- run directories
 def load_run_agent(run_dir: Path, seed_index: int = 0):
     """(setup, params) of one trained seed of an RL run directory."""
-    from plastix.cli.eval import load_rl_config
-    from plastix.rl.trainer import build_setup
-    from plastix.runs import load_params
+    from plastix.algorithms import algorithm_of_run
+    from plastix.rl.trainer import RLConfig, build_setup
+    from plastix.runs import load_params, read_config
+    from plastix.train.harness import set_dtype
 
-    config, seeds = load_rl_config(Path(run_dir))
+    saved = read_config(Path(run_dir))
+    config, seeds = algorithm_of_run(saved)[1], list(saved["seeds"])
+    if not isinstance(config, RLConfig):
+        raise PlastixError(f"{str(run_dir)!r} is not a run of an RL task (a2c/reinforce).")
     if not 0 <= seed_index < len(seeds):
         raise PlastixError(f"seed index must lie in [0, {len(seeds)}) for {str(run_dir)!r}, got {seed_index}.")
-    if config.dtype == "float64":
-        jax.config.update("jax_enable_x64", True)
+    set_dtype(config.dtype)
     setup = build_setup(config)
     params = load_params(Path(run_dir), setup.agent.init(jax.random.PRNGKey(0)), seed_index=seed_index)
     return setup, params
@@ -266,7 +269,7 @@ def plot_variants(curves: dict, out: Path, title: str = "", chance: float | None
                   ylabel: str = "mean episode reward") -> Path:
     """Median and inter-quartile band over seeds per variant, as in Miconi et al. 2019's
     figures. ``curves[name] = (episodes (L,), returns (S, L))``."""
-    plt, fig = _figure(1, 1, (7.0, 4.5))
+    fig = _figure(1, 1, (7.0, 4.5))
     ax = fig.add_subplot(1, 1, 1)
     for name, (episodes, returns) in curves.items():
         returns = np.asarray(returns, float)
@@ -281,7 +284,7 @@ def plot_variants(curves: dict, out: Path, title: str = "", chance: float | None
     ax.legend(fontsize=8)
     if title:
         ax.set_title(title, fontsize=9)
-    return _save(plt, fig, out)
+    return _save(fig, out)
 
 
 def summarize(episodes: np.ndarray, returns: np.ndarray, tail: float = 0.1) -> dict:

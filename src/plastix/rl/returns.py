@@ -8,8 +8,13 @@ Conventions (shapes for one trajectory of T steps; batch with ``jax.vmap``):
   back to back (``discount_from_done``).
 - ``done_t`` (T,) bool: step t is the last step of its episode (used where episode membership
   matters even when γ = 0, e.g. the whole-episode return).
-- ``v_t`` (T+1,): value estimates v(s_0) … v(s_T); ``v_t[T]`` is the bootstrap value of the
-  state after the last step (0 if that state is final).
+- ``v_tm1`` (T,): v(s_t), the value of the state step t acts in.
+- ``v_t`` (T,): v(s_{t+1}), the value of the state reached after step t: the bootstrap value
+  (multiplied by ``discount_t``, so it does not matter after a final step).
+
+These are rlax's names (for transition t: ``v_tm1`` before it, ``r_t`` and ``discount_t`` along
+it, ``v_t`` after it) and the convention of ``plastix.dqn.targets``. Two arrays rather than one
+(T+1,) array let the value after a time-limit truncation be that of the true last state.
 
 Backpropamine's A2C (Miconi et al., ICLR 2019; released code, ``--gr 0.9``) uses Monte-Carlo
 returns R_t = r_t + 0.9 R_{t+1}, R_T = 0 over the fixed-length episode:
@@ -22,22 +27,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from plastix.errors import PlastixError, check_positive_int
-
-
-def _check_1d(name: str, x: jax.Array, length: int) -> None:
-    if x.ndim != 1 or x.shape[0] != length:
-        raise PlastixError(f"{name} must have shape ({length},) (one trajectory; vmap for a batch), "
-                           f"got shape {tuple(x.shape)}.")
-
-
-def _check_traj(r_t: jax.Array, *others: tuple[str, jax.Array]) -> int:
-    if r_t.ndim != 1 or r_t.shape[0] < 1:
-        raise PlastixError(f"r_t must have shape (T,) with T >= 1 (one trajectory; vmap for a batch), "
-                           f"got shape {tuple(r_t.shape)}.")
-    for name, x in others:
-        _check_1d(name, x, r_t.shape[0])
-    return r_t.shape[0]
+from plastix.errors import check_positive_int, check_trajectory
 
 
 def discount_from_done(done_t: jax.Array, gamma: float | jax.Array) -> jax.Array:
@@ -51,9 +41,10 @@ def discounted_returns(r_t: jax.Array, discount_t: jax.Array, bootstrap: jax.Arr
         G_t = r_t + discount_t · G_{t+1},    G_T = bootstrap            (Sutton & Barto eq. 3.9)
 
     With discount_t = 1 inside episodes this is the undiscounted reward-to-go Q̂_t = Σ_{t'≥t} r_t'
-    of seed 004 §7.3.4.1 ("causality"). r_t, discount_t: (T,); bootstrap: () -> G_t (T,).
+    ("causality": a reward does not depend on later actions; Sutton et al. 2000).
+    r_t, discount_t: (T,); bootstrap: () -> G_t (T,).
     """
-    _check_traj(r_t, ("discount_t", discount_t))
+    check_trajectory(r_t, ("discount_t", discount_t))
     bootstrap = jnp.asarray(bootstrap, r_t.dtype)
 
     def step(g_next, inp):
@@ -66,7 +57,7 @@ def discounted_returns(r_t: jax.Array, discount_t: jax.Array, bootstrap: jax.Arr
 
 
 def reward_to_go(r_t: jax.Array, done_t: jax.Array, gamma: float = 1.0) -> jax.Array:
-    """Q̂_t = Σ_{t'=t}^{end of t's episode} γ^{t'−t} r_t'  (seed 004 §7.3.4.1).  (T,) -> (T,)."""
+    """Q̂_t = Σ_{t'=t}^{end of t's episode} γ^{t'−t} r_t'  (Sutton et al. 2000).  (T,) -> (T,)."""
     return discounted_returns(r_t, discount_from_done(done_t, gamma).astype(r_t.dtype))
 
 
@@ -79,7 +70,7 @@ def episode_cumsum(x_t: jax.Array, done_t: jax.Array) -> jax.Array:
     """Within-episode running sum c_t = x_t + [t does not start an episode] · c_{t−1}.  (T,) -> (T,).
 
     Used for log importance ratios: log Π_{t'=start}^{t} ρ_t' (per-decision weights)."""
-    _check_traj(x_t, ("done_t", done_t))
+    check_trajectory(x_t, ("done_t", done_t))
 
     def step(c_prev, inp):
         x, start = inp
@@ -95,11 +86,11 @@ def episode_returns(r_t: jax.Array, done_t: jax.Array, gamma: float = 1.0) -> ja
 
         R_t = Q̂_{start(t)} = Σ_{k≥0} γ^k r_{start(t)+k}  (to the end of that episode)
 
-    The weight of every log π(a_t|s_t) in the original REINFORCE estimator (Williams 1992;
-    seed 004 §7.3.2): ∇J ≈ (Σ_t ∇log π(a_t|s_t)) r(τ). Forward scan that carries the reward-to-go
+    The weight of every log π(a_t|s_t) in the original REINFORCE estimator (Williams 1992):
+    ∇J ≈ (Σ_t ∇log π(a_t|s_t)) r(τ). Forward scan that carries the reward-to-go
     of the episode's first step.  r_t (T,), done_t (T,) bool -> (T,).
     """
-    _check_traj(r_t, ("done_t", done_t))
+    check_trajectory(r_t, ("done_t", done_t))
     q_t = reward_to_go(r_t, done_t, gamma)
 
     def step(carry, inp):
@@ -115,13 +106,12 @@ def lambda_returns(r_t: jax.Array, discount_t: jax.Array, v_t: jax.Array,
                    lambda_: float | jax.Array) -> jax.Array:
     """TD(λ) returns with bootstrap values (Sutton 1988; Sutton & Barto eq. 12.18, recursive form):
 
-        G^λ_t = r_t + discount_t · [(1 − λ) v_{t+1} + λ G^λ_{t+1}],    G^λ_T = v_T
+        G^λ_t = r_t + discount_t · [(1 − λ) v_t + λ G^λ_{t+1}],    G^λ_T = v_t[T−1]
 
-    λ = 1: Monte-Carlo returns bootstrapped by v_T; λ = 0: one-step TD targets r_t + γ_t v_{t+1}.
-    r_t, discount_t: (T,); v_t: (T+1,); λ scalar or (T,) -> (T,).
+    λ = 1: Monte-Carlo returns bootstrapped by v_t[T−1]; λ = 0: one-step TD targets
+    r_t + discount_t v_t. r_t, discount_t, v_t: (T,); λ scalar or (T,) -> (T,).
     """
-    T = _check_traj(r_t, ("discount_t", discount_t))
-    _check_1d("v_t", v_t, T + 1)
+    T = check_trajectory(r_t, ("discount_t", discount_t), ("v_t", v_t))
     lam = jnp.broadcast_to(jnp.asarray(lambda_, r_t.dtype), (T,))
 
     def step(g_next, inp):
@@ -129,21 +119,22 @@ def lambda_returns(r_t: jax.Array, discount_t: jax.Array, v_t: jax.Array,
         g = r + d * ((1.0 - l) * v_next + l * g_next)
         return g, g
 
-    _, g_t = lax.scan(step, v_t[T], (r_t, discount_t.astype(r_t.dtype), v_t[1:], lam), reverse=True)
+    _, g_t = lax.scan(step, v_t[T - 1], (r_t, discount_t.astype(r_t.dtype), v_t, lam), reverse=True)
     return g_t
 
 
 def n_step_returns(r_t: jax.Array, discount_t: jax.Array, v_t: jax.Array, n: int) -> jax.Array:
     """n-step returns, truncated at the end of the trajectory (Sutton & Barto eq. 7.1):
 
-        G^(n)_t = Σ_{k<m} (Π_{j<k} γ_{t+j}) r_{t+k} + (Π_{j<m} γ_{t+j}) v_{t+m},   m = min(n, T − t)
+        G^(n)_t = Σ_{k<m} (Π_{j<k} γ_{t+j}) r_{t+k} + (Π_{j<m} γ_{t+j}) v_{t+m−1},   m = min(n, T − t)
 
-    A 0 discount inside the window ends the sum there (the episode ended). n = T reproduces
-    ``discounted_returns(r_t, discount_t, v_t[T])``; n = 1 the one-step TD target.
-    r_t, discount_t: (T,); v_t: (T+1,); n static int >= 1 -> (T,). Cost O(nT).
+    (v_{t+m−1} = v(s_{t+m}) in this module's convention). A 0 discount inside the window ends
+    the sum there (the episode ended). n = T reproduces ``discounted_returns(r_t, discount_t,
+    v_t[T−1])``; n = 1 the one-step TD target r_t + discount_t v_t (rlax's
+    ``n_step_bootstrapped_returns``). r_t, discount_t, v_t: (T,); n static int >= 1 -> (T,).
+    Cost O(nT).
     """
-    T = _check_traj(r_t, ("discount_t", discount_t))
-    _check_1d("v_t", v_t, T + 1)
+    T = check_trajectory(r_t, ("discount_t", discount_t), ("v_t", v_t))
     check_positive_int("n", n)
     pad = jnp.zeros((n,), r_t.dtype)
     r_pad = jnp.concatenate([r_t, pad])
@@ -155,26 +146,26 @@ def n_step_returns(r_t: jax.Array, discount_t: jax.Array, v_t: jax.Array, n: int
         valid = idx + k < T
         acc = acc + jnp.where(valid, scale * r_pad[idx + k], 0.0)
         scale = jnp.where(valid, scale * d_pad[idx + k], scale)
-    return acc + scale * v_t[jnp.minimum(idx + n, T)]
+    return acc + scale * v_t[jnp.minimum(idx + n, T) - 1]
 
 
-def td_errors(r_t: jax.Array, discount_t: jax.Array, v_t: jax.Array) -> jax.Array:
-    """δ_t = r_t + discount_t · v_{t+1} − v_t.  r_t, discount_t: (T,); v_t: (T+1,) -> (T,)."""
-    T = _check_traj(r_t, ("discount_t", discount_t))
-    _check_1d("v_t", v_t, T + 1)
-    return r_t + discount_t.astype(r_t.dtype) * v_t[1:] - v_t[:-1]
+def td_errors(v_tm1: jax.Array, r_t: jax.Array, discount_t: jax.Array, v_t: jax.Array) -> jax.Array:
+    """δ_t = r_t + discount_t · v_t − v_tm1 (Sutton 1988; rlax's ``td_learning``).
+    v_tm1, r_t, discount_t, v_t: (T,) -> (T,)."""
+    check_trajectory(r_t, ("v_tm1", v_tm1), ("discount_t", discount_t), ("v_t", v_t))
+    return r_t + discount_t.astype(r_t.dtype) * v_t - v_tm1
 
 
-def gae_advantages(r_t: jax.Array, discount_t: jax.Array, v_t: jax.Array,
+def gae_advantages(v_tm1: jax.Array, r_t: jax.Array, discount_t: jax.Array, v_t: jax.Array,
                    lambda_: float | jax.Array) -> jax.Array:
     """Generalized advantage estimation (Schulman, Moritz, Levine, Jordan & Abbeel, ICLR 2016, eq. 16):
 
-        Â_t = δ_t + discount_t · λ · Â_{t+1},    Â_T = 0,    δ_t = r_t + discount_t v_{t+1} − v_t
+        Â_t = δ_t + discount_t · λ · Â_{t+1},    Â_T = 0,    δ_t = r_t + discount_t v_t − v_tm1
 
-    λ = 0: Â_t = δ_t; λ = 1: Â_t = G_t − v_t with G the discounted return bootstrapped by v_T.
-    Â_t + v_t = G^λ_t (``lambda_returns``). r_t, discount_t: (T,); v_t: (T+1,) -> (T,).
+    λ = 0: Â_t = δ_t; λ = 1: Â_t = G_t − v_tm1 with G the discounted return bootstrapped by
+    v_t[T−1]. Â_t + v_tm1 = G^λ_t (``lambda_returns``). v_tm1, r_t, discount_t, v_t: (T,) -> (T,).
     """
-    delta_t = td_errors(r_t, discount_t, v_t)
+    delta_t = td_errors(v_tm1, r_t, discount_t, v_t)
     T = r_t.shape[0]
     lam = jnp.broadcast_to(jnp.asarray(lambda_, r_t.dtype), (T,))
 

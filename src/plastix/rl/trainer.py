@@ -1,9 +1,9 @@
-"""Policy-gradient training of recurrent and plastic agents, PureJaxRL style (SPEC §3, §5).
+"""Policy-gradient training of recurrent and plastic agents, PureJaxRL style (Lu et al. 2022).
 
 ``make_trainer(config)`` returns a ``Trainer(init, run, train, setup)``: ``train(key)`` is one
 pure function (a ``lax.scan`` over log chunks, each a ``lax.scan`` over updates), so many
 seeds train at once with ``jax.jit(jax.vmap(trainer.train))(keys)``, and
-``plastix.train.supervised.run_segments`` runs it in jitted segments, bitwise equal.
+``plastix.train.harness.run_segments`` runs it in jitted segments, bitwise equal.
 
 One update (Miconi et al. 2019, Backpropamine; Mnih et al. 2016, A2C; Williams 1992)::
 
@@ -55,13 +55,14 @@ import optax
 from jax import lax
 
 from plastix.cores.base import resolve_dtype, scan_core
-from plastix.envs import ENVS, make_env
-from plastix.errors import PlastixError, check_positive_int, check_step_sizes, unknown_name
-from plastix.grads.hand import HAND_BPTT_CORES, hand_scan
+from plastix.envs import ENVS, as_env, make_env
+from plastix.errors import PlastixError, check_clip_norm, check_positive_int, check_step_sizes, unknown_name
+from plastix.grads.hand import HAND_BPTT_CORES, hand_scan, supports_hand_bptt
 from plastix.rl.agent import ActorCritic, AgentParams, make_agent_core
-from plastix.rl.losses import a2c_loss, batch_mean_baseline, entropy, log_prob, reinforce_loss, value_loss
+from plastix.rl.losses import (LossParts, a2c_loss, batch_mean_baseline, entropy, log_prob, reinforce_loss,
+                               value_loss)
 from plastix.rl.returns import discount_from_done, discounted_returns, reward_to_go
-from plastix.train.supervised import Trainer, assemble_trainer, make_optimizer, run_segments, seed_keys
+from plastix.train.harness import Trainer, assemble_trainer, make_optimizer, run_segments, seed_keys
 
 ALGOS = ("a2c", "reinforce")
 GRADS = ("auto", "hand-bptt", "bptt", "rollout")
@@ -135,13 +136,6 @@ class RolloutCarry(NamedTuple):
     start: jax.Array  # () bool, the next observation opens an episode
 
 
-class LossParts(NamedTuple):
-    total: jax.Array
-    policy: jax.Array
-    value: jax.Array
-    entropy: jax.Array
-
-
 class Setup(NamedTuple):
     """Everything static an update needs (built once by ``make_trainer``)."""
 
@@ -155,9 +149,10 @@ class Setup(NamedTuple):
 
 
 # ---------------------------------------------------------------- validation and building
-def validate(config: RLConfig) -> None:
-    """Check a config at the boundary. Raises PlastixError naming the bad field."""
-    if ":" not in config.task and config.task not in ENVS:  # "gymnax:<id>" etc. are checked by make_env
+def validate(config: RLConfig, *, core=None, env=None) -> None:
+    """Check a config at the boundary. Raises PlastixError naming the bad field.
+    ``core`` / ``env``: objects used instead of ``config.core`` / ``config.task`` (checked when built)."""
+    if env is None and ":" not in config.task and config.task not in ENVS:  # "gymnax:<id>" etc. are checked by make_env
         raise unknown_name("RL task", config.task, ENVS)
     if config.algo not in ALGOS:
         raise unknown_name("RL algorithm", config.algo, ALGOS)
@@ -175,30 +170,35 @@ def validate(config: RLConfig) -> None:
         if not (np.isfinite(value) and value >= 0):
             raise PlastixError(f"{name} must be a finite number >= 0, got {value!r}.")
     check_step_sizes(config.lr, config.lr_end)
-    if config.clip_norm is not None and not (np.isfinite(config.clip_norm) and config.clip_norm > 0):
-        raise PlastixError(f"clip_norm must be positive (or None), got {config.clip_norm!r}.")
+    check_clip_norm(config.clip_norm)
     if config.grad not in GRADS:
         raise unknown_name("RL gradient method", config.grad, GRADS)
-    if config.grad == "hand-bptt" and config.core not in HAND_BPTT_CORES:
+    if config.grad == "hand-bptt" and (config.core not in HAND_BPTT_CORES if core is None
+                                       else not supports_hand_bptt(core)):
         raise PlastixError(f"grad 'hand-bptt' needs one of the cores {list(HAND_BPTT_CORES)}, got core "
-                           f"{config.core!r}; use grad 'auto' or 'bptt'.")
+                           f"{config.core if core is None else type(core).__name__!r}; use grad 'auto' or 'bptt'.")
     resolve_dtype(config.dtype)
 
 
-def build_setup(config: RLConfig, env_and_params=None) -> Setup:
-    """Validate, build the environment (or use ``env_and_params``), the agent and Adam."""
-    validate(config)
+def build_setup(config: RLConfig, env_and_params=None, *, core=None, env=None) -> Setup:
+    """Validate, build the environment (or use ``env_and_params``), the agent and Adam.
+    ``env``: an environment object (``plastix.envs.as_env``) instead of ``config.task``;
+    ``core``: a core object (``plastix.cores.adapter``) instead of ``config.core``."""
+    validate(config, core=core, env=env)
+    if env is not None:
+        env_and_params = as_env(env)
     if env_and_params is None:
         env_and_params = make_env(config.task, config.preset, **dict(config.env_settings))
     env, env_params = env_and_params
-    core = make_agent_core(config.core, env.observation_size, config.hidden, config.dtype,
-                           **dict(config.core_options))
+    core = make_agent_core(config.core if core is None else core, env.observation_size, config.hidden, config.dtype,
+                           **(dict(config.core_options) if core is None else {}))
     agent = ActorCritic(core, env.num_actions)
     num_steps = int(env_params.episode_length)
     grad = config.grad
     if grad == "auto":
-        grad = "hand-bptt" if config.core in HAND_BPTT_CORES else "bptt"
-    return Setup(config, env, env_params, agent, make_optimizer(config), num_steps, grad)
+        grad = "hand-bptt" if supports_hand_bptt(core) else "bptt"
+    optimizer = make_optimizer("adam", config.lr, config.lr_end, config.clip_norm, config.num_updates)
+    return Setup(config, env, env_params, agent, optimizer, num_steps, grad)
 
 
 # ---------------------------------------------------------------- rollout
@@ -243,9 +243,8 @@ def rollout_batch(setup: Setup, params: AgentParams, key: jax.Array, greedy: boo
 def a2c_episode(config: RLConfig, ro: Rollout) -> LossParts:
     """A2C loss of one trajectory (T,) with Monte-Carlo returns and its own values."""
     g_t = discounted_returns(ro.reward, discount_from_done(ro.done, config.gamma))
-    parts = a2c_loss(ro.logits, ro.action, g_t, ro.value, value_coef=config.value_coef,
-                     entropy_coef=config.entropy_coef)
-    return LossParts(parts.total, parts.policy, parts.value, parts.entropy)
+    return a2c_loss(ro.logits, ro.action, g_t, ro.value, value_coef=config.value_coef,
+                    entropy_coef=config.entropy_coef)
 
 
 def reinforce_episode(config: RLConfig, ro: Rollout, baseline_t: jax.Array | None) -> LossParts:
@@ -408,9 +407,13 @@ def init_state(setup: Setup, key: jax.Array) -> TrainState:
 
 
 
-def make_trainer(config: RLConfig, env_and_params=None) -> Trainer:
-    """Validate ``config`` and build the pure functions (``env_and_params`` overrides the env)."""
-    return assemble_trainer(build_setup(config, env_and_params), init_state, log_chunk)
+def make_trainer(config: RLConfig, env_and_params=None, *, core=None, env=None, data=None) -> Trainer:
+    """Validate ``config`` and build the pure functions (``env_and_params`` overrides the env).
+    ``env``: an environment object (a plastix Environment, ``(env, params)``, or anything with
+    gymnax's API: ``plastix.envs.as_env``); ``core``: a core object. ``data`` is rejected."""
+    if data is not None:
+        raise PlastixError("a2c / reinforce learn from an environment (env=), not from data=.")
+    return assemble_trainer(build_setup(config, env_and_params, core=core, env=env), init_state, log_chunk)
 
 
 # ---------------------------------------------------------------- host side

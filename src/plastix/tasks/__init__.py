@@ -51,16 +51,28 @@ class TaskSpec:
     metric_fn: Callable[[jax.Array, Batch], jax.Array]
     baseline_fn: Callable[[int], float]
     description: str
+    # --- tasks from data (plastix.tasks.data): a longest T, and a held-out sampler for evaluation
+    max_T: int | None = None  # None: no upper bound on seq_len
+    eval_sampler: Callable[..., Batch] | None = None  # None: evaluate on fresh ``sampler`` batches
 
     def sample(self, key: jax.Array, batch_size: int, T: int, dtype=jnp.float32) -> Batch:
         return self.sampler(key, batch_size, T, dtype)
+
+    def sample_eval(self, key: jax.Array, batch_size: int, T: int, dtype=jnp.float32) -> Batch:
+        """An evaluation batch: from the held-out sampler if the task has one."""
+        return (self.eval_sampler or self.sampler)(key, batch_size, T, dtype)
 
     def baseline(self, T: int) -> float:
         return float(self.baseline_fn(T))
 
     def check_T(self, T: int) -> int:
+        if self.max_T is not None and self.max_T == self.min_T and T != self.min_T:
+            raise PlastixError(f"task {self.name!r} has sequences of {self.min_T} steps: seq_len must be "
+                               f"{self.min_T}, got {T!r}.")
         if isinstance(T, bool) or not isinstance(T, int) or T < self.min_T:
             raise PlastixError(f"task {self.name!r} needs seq_len >= {self.min_T}, got {T!r}.")
+        if self.max_T is not None and T > self.max_T:
+            raise PlastixError(f"task {self.name!r} needs seq_len <= {self.max_T}, got {T!r}.")
         return T
 
 
@@ -93,18 +105,32 @@ SEQUENCE_TASKS: dict[str, TaskSpec] = {
 
 
 def get_task(name: str) -> TaskSpec:
-    """The task called ``name`` (raises with the closest valid name if unknown)."""
+    """The task called ``name`` (raises with the closest valid name if unknown).
+
+    ``"data:<path>"`` is a task from a ``.npz`` or ``.csv`` file (``plastix.tasks.data``)."""
+    if name.startswith(DATA_PREFIX):
+        from plastix.tasks.data import load_data_task
+
+        return load_data_task(name[len(DATA_PREFIX):])
     if name not in SEQUENCE_TASKS:
         raise unknown_name("task", name, SEQUENCE_TASKS)
     return SEQUENCE_TASKS[name]
 
 
 from plastix.tasks.mackey_glass import MackeyGlassParams, jaeger_squash, jaeger_unsquash, mackey_glass, nrmse  # noqa: E402
+from plastix.tasks.data import PREFIX as DATA_PREFIX  # noqa: E402  "data:<path>": a task from your own arrays
+from plastix.tasks.data import SequenceData, as_data_task, data_task, load_data, make_sequence_data  # noqa: E402
 
 __all__ = [
+    "DATA_PREFIX",
     "SEQUENCE_TASKS",
     "MackeyGlassParams",
+    "SequenceData",
     "TaskSpec",
+    "as_data_task",
+    "data_task",
+    "load_data",
+    "make_sequence_data",
     "copy_loss_baseline",
     "get_task",
     "jaeger_squash",

@@ -6,14 +6,15 @@ updates followed by an evaluation on a fresh batch, so many seeds train at once 
 
     states, metrics = jax.jit(jax.vmap(make_train(config)))(keys)      # keys: (S, 2)
 
-One update (Adam, Kingma & Ba 2015, after clipping to a global norm, seed 004)::
+One update (Adam, Kingma & Ba 2015, after clipping to a global norm)::
 
     batch ~ task(key_t);  L, g = mean_b value_and_grad_method(θ; batch_b)
     θ ← θ + Adam(clip(g)),   skipped (θ and the optimizer state kept) if g is not finite
 
-``make_trainer`` exposes the same computation as ``init`` + ``run(state, num_logs)`` so a
-driver can run it in a few jitted segments (for a progress bar): ``run_segments`` gives the
-bitwise-same result as one call (tests/test_supervised.py).
+``make_trainer`` exposes the same computation as a ``plastix.train.harness.Trainer``
+(``init`` + ``run(state, num_logs)``) so the driver (``plastix.driver``) can run it in a few
+jitted segments: ``run_segments`` gives the bitwise-same result as one call
+(tests/test_supervised.py).
 
 Metrics per log point (arrays with a trailing log axis): ``step`` (training sequences seen),
 ``losses/train_loss`` (mean SeqModel loss over the chunk's finite updates),
@@ -24,11 +25,8 @@ metric, e.g. MSE or accuracy), ``charts/baseline`` (the metric's baseline) and
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import dataclasses
 import functools
-from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -37,20 +35,21 @@ import numpy as np
 import optax
 from jax import lax
 
-from plastix.cores import CORES, core_class, make_core
+from plastix.cores import CORES, core_class, is_core_like, make_core
 from plastix.cores.base import resolve_dtype
 from plastix.errors import PlastixError, check_positive_int, check_step_sizes, unknown_name
 from plastix.grads.base import Batch, GradMethod, ModelParams, SeqModel, batched_value_and_grad, bptt
-from plastix.tasks import TaskSpec, get_task
+from plastix.tasks import TaskSpec, as_data_task, get_task
+from plastix.train.harness import Trainer, assemble_trainer, make_optimizer
+from plastix.train.harness import run_segments, seed_keys, split_logs  # noqa: F401 (re-exported for older imports)
 
-MAX_SKIPS = 2**30  # apply_if_finite never gives up: a non-finite gradient is always skipped
 NOT_TRAINABLE = {"esn": "its reservoir is fixed and its readout is fitted by ridge regression"}
 
 
 @dataclasses.dataclass(frozen=True)
 class SupervisedConfig:
-    """Resolved settings of one supervised run (every field concrete; the CLI fills them from
-    ``TrainArgs`` and the task's defaults in ``plastix.cli.train.resolve_config``)."""
+    """Resolved settings of one supervised run (every field concrete; ``resolve_config`` fills
+    them from the ``plastix train`` flags and the task's defaults)."""
 
     task: str = "adding"
     core: str = "lstm"
@@ -92,13 +91,6 @@ class Setup(NamedTuple):
     optimizer: optax.GradientTransformation
 
 
-class Trainer(NamedTuple):
-    init: Callable[[jax.Array], TrainState]
-    run: Callable[[TrainState, int], tuple[TrainState, dict]]
-    train: Callable[[jax.Array], tuple[TrainState, dict]]
-    setup: Setup
-
-
 def available_grad_methods() -> tuple[str, ...]:
     try:
         from plastix.grads import GRAD_METHODS  # provided by the gradient-methods module
@@ -118,9 +110,8 @@ def make_grad(name: str, window: int | None, stride: int | None) -> GradMethod:
     return make_grad_method(name, window=window, stride=stride)
 
 
-def validate(config: SupervisedConfig) -> TaskSpec:
-    """Check a config at the boundary; returns the task. Raises PlastixError."""
-    task = get_task(config.task)
+def check_core_name(config: SupervisedConfig) -> None:
+    """The named core exists, is installed and is trainable by gradient."""
     if config.core not in CORES:
         raise unknown_name("core", config.core, CORES)
     try:
@@ -129,6 +120,19 @@ def validate(config: SupervisedConfig) -> TaskSpec:
         raise PlastixError(f"core {config.core!r} is not available in this installation ({err}).") from None
     if config.core in NOT_TRAINABLE:
         raise PlastixError(f"core {config.core!r} cannot be trained by gradient: {NOT_TRAINABLE[config.core]}.")
+
+
+def validate(config: SupervisedConfig, *, core=None, data=None) -> TaskSpec:
+    """Check a config at the boundary; returns the task. Raises PlastixError.
+
+    ``core``: a core object used instead of ``config.core`` (``plastix.cores.adapter``);
+    ``data``: arrays or a file used instead of ``config.task`` (``plastix.tasks.data.as_data_task``)."""
+    task = get_task(config.task) if data is None else as_data_task(data)
+    if core is None:
+        check_core_name(config)
+    elif not is_core_like(core):
+        raise PlastixError(f"core must be a core object with init(key), initial_carry() and step(params, carry, x), "
+                           f"got {type(core).__name__}.")
     if config.grad not in available_grad_methods():
         raise unknown_name("gradient method", config.grad, available_grad_methods())
     for name in ("hidden", "batch_size", "num_updates", "updates_per_log", "eval_batch_size"):
@@ -139,7 +143,7 @@ def validate(config: SupervisedConfig) -> TaskSpec:
         raise PlastixError(f"clip_norm must be positive (or None), got {config.clip_norm!r}.")
     if not 0.0 <= config.p_teacher <= 1.0:
         raise PlastixError(f"p_teacher must be in [0, 1], got {config.p_teacher!r}.")
-    if config.p_teacher > 0 and config.core != "jordan":
+    if config.p_teacher > 0 and (core is not None or config.core != "jordan"):
         raise PlastixError(f"teacher forcing needs an output-feedback core (jordan), got {config.core!r}.")
     if config.p_teacher > 0 and task.loss != "mse":
         raise PlastixError(f"teacher forcing needs real-valued targets (an mse task), {task.name!r} has labels.")
@@ -149,8 +153,11 @@ def validate(config: SupervisedConfig) -> TaskSpec:
     return task
 
 
-def build_model(config: SupervisedConfig, task: TaskSpec) -> SeqModel:
-    """Core + readout for the task. A Jordan core owns its output layer (no extra readout)."""
+def build_model(config: SupervisedConfig, task: TaskSpec, core=None) -> SeqModel:
+    """Core + readout for the task. A Jordan core owns its output layer (no extra readout).
+    ``core``: a core object instead of ``config.core`` (checked against the task's input size)."""
+    if core is not None:
+        return SeqModel(make_core(core, task.input_size, config.hidden), task.output_size, task.loss)
     if config.core == "jordan":
         core = make_core("jordan", task.input_size, config.hidden, output_size=task.output_size,
                          teacher_forcing=config.p_teacher > 0, dtype=config.dtype, **dict(config.core_options))
@@ -159,22 +166,13 @@ def build_model(config: SupervisedConfig, task: TaskSpec) -> SeqModel:
     return SeqModel(core, task.output_size, task.loss)
 
 
-def make_optimizer(config) -> optax.GradientTransformation:
-    """Global-norm clipping then Adam, skipping any update whose gradient is not finite. The step
-    size is ``config.lr``, or decays linearly from ``lr`` to ``lr_end`` over ``num_updates``
-    (a skipped update does not advance the schedule: ``apply_if_finite`` keeps the old state)."""
-    clip = optax.identity() if config.clip_norm is None else optax.clip_by_global_norm(config.clip_norm)
-    lr = config.lr
-    if config.lr_end is not None:
-        lr = optax.linear_schedule(config.lr, config.lr_end, config.num_updates)
-    return optax.apply_if_finite(optax.chain(clip, optax.adam(lr)), MAX_SKIPS)
-
-
-def sample_batch(setup: Setup, key: jax.Array, batch_size: int, p_teacher) -> Batch:
-    """A task batch; for a teacher-forced Jordan core the inputs become [x_t, ŷ_{t-1}, m_t]."""
+def sample_batch(setup: Setup, key: jax.Array, batch_size: int, p_teacher, held_out: bool = False) -> Batch:
+    """A task batch; for a teacher-forced Jordan core the inputs become [x_t, ŷ_{t-1}, m_t].
+    ``held_out``: from the task's evaluation sampler (the held-out part of a dataset)."""
     k_data, k_tf = jax.random.split(key)
     cfg = setup.config
-    batch = setup.task.sample(k_data, batch_size, cfg.seq_len, setup.model.core.jdtype)
+    sample = setup.task.sample_eval if held_out else setup.task.sample
+    batch = sample(k_data, batch_size, cfg.seq_len, setup.model.core.jdtype)
     if cfg.p_teacher > 0:
         from plastix.cores.jordan import teacher_inputs
 
@@ -197,7 +195,7 @@ def update_step(setup: Setup, state: TrainState, _=None) -> tuple[TrainState, ja
 def evaluate(setup: Setup, params: ModelParams, key: jax.Array) -> tuple[jax.Array, jax.Array]:
     """(mean SeqModel loss, task metric) on a fresh batch, free running (no teacher)."""
     model = setup.model
-    batch = sample_batch(setup, key, setup.config.eval_batch_size, 0.0)
+    batch = sample_batch(setup, key, setup.config.eval_batch_size, 0.0, held_out=True)
     ys = jax.vmap(model.apply, in_axes=(None, 0, 0))(params, batch.xs, batch.resets)  # (B, L, out)
     step_losses = jax.vmap(jax.vmap(model.step_loss))(ys, batch.targets)  # (B, L)
     loss = jnp.mean(jnp.sum(batch.weights * step_losses, axis=-1))
@@ -243,115 +241,22 @@ def check_traceable(setup: Setup) -> None:
     jax.eval_shape(one, jax.random.PRNGKey(0))
 
 
-def make_trainer(config: SupervisedConfig, grad_method: GradMethod | None = None) -> Trainer:
-    """Validate ``config`` and build the pure functions. ``grad_method`` overrides config.grad."""
-    task = validate(config)
-    model = build_model(config, task)
+def make_trainer(config: SupervisedConfig, grad_method: GradMethod | None = None, *, core=None, env=None,
+                 data=None) -> Trainer:
+    """Validate ``config`` and build the pure functions. ``grad_method`` overrides config.grad;
+    ``core`` (a core object) overrides config.core and ``data`` (arrays or a file, see
+    ``plastix.tasks.data``) overrides config.task. ``env`` is for the RL trainers and rejected."""
+    if env is not None:
+        raise PlastixError("the supervised trainer learns from a task or data=, not from an environment (env=).")
+    task = validate(config, core=core, data=data)
+    model = build_model(config, task, core)
     method = grad_method or make_grad(config.grad, config.trunc_window, config.trunc_stride)
-    setup = Setup(config, task, model, method, make_optimizer(config))
+    optimizer = make_optimizer("adam", config.lr, config.lr_end, config.clip_norm, config.num_updates)
+    setup = Setup(config, task, model, method, optimizer)
     check_traceable(setup)
     return assemble_trainer(setup, init_state, log_chunk)
-
-
-def assemble_trainer(setup, init_state: Callable, log_chunk: Callable) -> Trainer:
-    """The ``Trainer`` of every plastix trainer from its two pure pieces:
-    ``init_state(setup, key) -> state`` and ``log_chunk(setup, state, _) -> (state, metrics)``
-    (one log point). ``run(state, n)`` scans ``n`` log chunks (metrics get a trailing axis n);
-    ``train(key)`` runs ``setup.config.num_logs`` of them from ``init_state``."""
-    init = functools.partial(init_state, setup)
-
-    def run(state, num_logs: int):
-        return lax.scan(functools.partial(log_chunk, setup), state, None, num_logs)
-
-    def train(key):
-        return run(init(key), setup.config.num_logs)
-
-    return Trainer(init, run, train, setup)
 
 
 def make_train(config: SupervisedConfig, grad_method: GradMethod | None = None):
     """``train(key) -> (TrainState, metrics)``, one pure function to ``jit(vmap(...))``."""
     return make_trainer(config, grad_method).train
-
-
-def seed_keys(seeds: Sequence[int]) -> jax.Array:
-    """(S, 2) keys, one per seed: ``PRNGKey(seed)``."""
-    return jnp.stack([jax.random.PRNGKey(s) for s in seeds])
-
-
-def split_logs(num_logs: int, segments: int) -> list[int]:
-    """Split ``num_logs`` into at most ``segments`` nearly equal positive parts."""
-    segments = max(1, min(segments, num_logs))
-    base, extra = divmod(num_logs, segments)
-    return [base + (i < extra) for i in range(segments)]
-
-
-class SegmentHooks(NamedTuple):
-    """Resume and checkpoint hooks of ``run_segments`` (see ``segment_hooks``).
-
-    ``start``: (states stacked over seeds, log points already done) to continue from instead of
-    ``init``; ``after_segment(done_logs, states, metrics_of_segment)``: called after each
-    segment, once ``on_segment`` has accepted it (e.g. to write a checkpoint)."""
-
-    start: tuple[Any, int] | None = None
-    after_segment: Callable | None = None
-
-
-_HOOKS: contextvars.ContextVar[SegmentHooks] = contextvars.ContextVar("plastix_segment_hooks", default=SegmentHooks())
-
-
-@contextlib.contextmanager
-def segment_hooks(hooks: SegmentHooks):
-    """Install ``hooks`` for every ``run_segments`` call inside the block. This lets a driver
-    (``plastix.cli.train.train_with_progress``) resume and checkpoint any trainer whose runner
-    calls ``run_segments`` (e.g. ``plastix.rl.trainer.train_seeds``) without changing it."""
-    token = _HOOKS.set(hooks)
-    try:
-        yield hooks
-    finally:
-        _HOOKS.reset(token)
-
-
-def run_segments(trainer: Trainer, keys: jax.Array, segments: Sequence[int], on_segment=None, *,
-                 start: tuple[Any, int] | None = None, after_segment: Callable | None = None,
-                 shard: bool | None = None):
-    """Train all seeds (vmapped) in jitted segments of ``segments[i]`` log points each.
-
-    ``on_segment(done_logs, metrics_so_far)`` is called after each segment (for a progress
-    bar). Returns (states, metrics) with metrics arrays of shape (S, sum(segments)), equal
-    bitwise to ``jax.jit(jax.vmap(trainer.train))(keys)``.
-
-    ``start=(states, done)`` continues from restored states (``keys`` unused, ``done_logs``
-    counted from ``done``); ``after_segment(done_logs, states, metrics_of_segment)`` runs after
-    ``on_segment``. Both default to the hooks installed by ``segment_hooks``.
-
-    ``shard``: split the seeds across all local devices (``plastix.parallel``, bitwise the same
-    results); None = whenever there is more than one device.
-    """
-    hooks = _HOOKS.get()
-    start = hooks.start if start is None else start
-    after_segment = hooks.after_segment if after_segment is None else after_segment
-    if len(jax.local_devices()) > 1 if shard is None else shard:  # bitwise the same (plastix.parallel)
-        from plastix.parallel import run_segments_sharded
-
-        states, done = (None, 0) if start is None else start
-        return run_segments_sharded(trainer, keys, segments, on_segment, states=states, done=done,
-                                    after_segment=after_segment)
-    if start is None:
-        states, done = jax.jit(jax.vmap(trainer.init))(keys), 0
-    else:
-        states, done = start
-    run = jax.jit(jax.vmap(trainer.run, in_axes=(0, None)), static_argnums=1)
-    parts: list[dict] = []
-    for n in segments:
-        states, metrics = run(states, n)
-        parts.append(jax.device_get(metrics))
-        done += n
-        if on_segment is not None:
-            on_segment(done, parts[-1])
-        if after_segment is not None:
-            after_segment(done, states, parts[-1])
-    if not parts:
-        return states, {}
-    merged = {k: np.concatenate([p[k] for p in parts], axis=-1) for k in parts[0]}
-    return states, merged

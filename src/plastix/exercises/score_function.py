@@ -1,6 +1,6 @@
-"""Seed 000's REINFORCE exercises as code: the score function ("eligibility") and its facts.
+"""REINFORCE exercises as code: the score function ("eligibility") and its facts (Williams 1992).
 
-Setting (seed 000, "REINFORCE"): a random variable X ~ p_θ(x) (here a state-action pair
+Setting: a random variable X ~ p_θ(x) (here a state-action pair
 (s, a) with p(s) fixed by the world and π_θ(a|s) the stochastic machine), a reward R(x), and
 
     J(θ) = E[R] = Σ_s p(s) Σ_a π_θ(a|s) R(s, a)                                    (expected reward)
@@ -10,7 +10,7 @@ Setting (seed 000, "REINFORCE"): a random variable X ~ p_θ(x) (here a state-act
 Facts checked in tests/test_score_function.py: E[e] = 0 (the score has zero mean);
 ∇J = E[R e] = Cov(R, e); the Monte-Carlo average of R e converges to ∇J at rate 1/√N.
 
-REINFORCE-backprop (seed 000, exercise 4) for an MLP with one hidden layer and a softmax
+REINFORCE-backprop (exercise 4; Williams 1992) for an MLP with one hidden layer and a softmax
 output, written out by hand:
 
     u = W1 x + b1,  h = tanh(u),  z = W2 h + b2,  π = softmax(z)                  (forward)
@@ -20,7 +20,7 @@ output, written out by hand:
     θ ← θ + η (R − b) e                                                            (update)
 
 That is backprop of the cross-entropy loss "pretending the chosen action is correct", with the
-sign flipped and the update multiplied by the reward, exactly as the seed describes.
+sign flipped and the update multiplied by the reward (Williams 1992).
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ class ReinforceStep(NamedTuple):
 def reinforce_backprop_step(key: jax.Array, params: MLPPolicy, x: jax.Array,
                             reward_fn: Callable[[jax.Array, jax.Array], jax.Array],
                             lr: float, baseline: float | jax.Array = 0.0) -> ReinforceStep:
-    """One REINFORCE-backprop update for an observed input x (seed 000's algorithm):
+    """One REINFORCE-backprop update for an observed input x (Williams 1992):
     sample a ~ π(·|x), r = reward_fn(x, a), θ ← θ + lr (r − b) e(x, a) with the hand eligibility."""
     a = jax.random.categorical(key, mlp_forward(params, x).logits)
     r = jnp.asarray(reward_fn(x, a), x.dtype)
@@ -145,7 +145,7 @@ def eligibility_mean(logp_fn: LogpFn, theta: jax.Array, problem: DiscreteProblem
 
 
 def reward_eligibility_cov(logp_fn: LogpFn, theta: jax.Array, problem: DiscreteProblem) -> jax.Array:
-    """Cov(R, e) = E[(R − E R)(e − E e)], exactly (seed 000 exercise 3: equals ∇J).  -> (P,)."""
+    """Cov(R, e) = E[(R − E R)(e − E e)], exactly (exercise 3: equals ∇J).  -> (P,)."""
     logp = logp_fn(theta)
     w_sa = problem.p_s[:, None] * jnp.exp(logp)
     e = eligibility_table(logp_fn, theta)

@@ -1,0 +1,89 @@
+"""``plastix train TASK --algo dqn`` flags -> a ``DQNConfig`` (each task's defaults, once, in
+``DQN_DEFAULTS``: CleanRL's dqn.py settings where they fit; MinAtar: Young & Tian 2019)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from plastix.dqn.config import DQNConfig, validate
+from plastix.errors import PlastixError, check_positive_int
+from plastix.options import LOG_POINTS, clip_norm, core_options, env_settings, pick
+
+RECURRENT_SEQ_LEN = 8  # learning positions per window for a recurrent core (when seq_len is not given)
+DEFAULT_CORE = "mlp"
+DEFAULT_GAMMA = 0.99
+
+
+class DQNDefaults(NamedTuple):
+    total_steps: int
+    buffer_size: int
+    target_every: int
+    learning_starts: int
+    train_every: int
+    hidden: int
+    lr: float
+    lr_end: float | None = None  # linear decay of the step size to this (None: constant)
+    exploration_fraction: float = 0.5
+    batch_size: int = 64
+    clip_norm: float = 10.0
+
+
+DQN_DEFAULTS = {
+    # tests/test_dqn_trainer.py: seeds 1 and 2 reach 500 (ε = 0, 10 episodes) with these
+    "cartpole": DQNDefaults(100_000, 100_000, 500, 1_000, 2, 128, 1e-3, lr_end=0.0, exploration_fraction=0.1),
+    "*": DQNDefaults(100_000, 10_000, 500, 1_000, 2, 64, 1e-3),
+}
+MINATAR_DEFAULTS = DQNDefaults(500_000, 100_000, 1_000, 5_000, 1, 128, 2.5e-4)
+
+
+def dqn_defaults(task: str) -> DQNDefaults:
+    if task.endswith("-MinAtar"):
+        return MINATAR_DEFAULTS
+    return DQN_DEFAULTS.get(task, DQN_DEFAULTS["*"])
+
+
+def round_budget(total: int, train_every: int, log_every: int | None) -> tuple[int, int]:
+    """(total_steps, steps_per_log): the log interval a multiple of train_every, the budget a
+    multiple of it (rounded down, at least one log point)."""
+    per_log = max(1, total // LOG_POINTS) if log_every is None else log_every
+    per_log = max(train_every, (per_log // train_every) * train_every)
+    if total < per_log:
+        raise PlastixError(f"total_steps ({total}) must be at least one log interval ({per_log} env steps).")
+    return (total // per_log) * per_log, per_log
+
+
+def resolve_dqn_config(flags) -> DQNConfig:
+    """The flags of ``plastix train ... --algo dqn`` -> a validated DQNConfig."""
+    if flags.task.startswith("gymnasium:"):
+        raise PlastixError(f"--algo dqn runs its environments inside jit; {flags.task!r} is a Gymnasium "
+                           "environment stepped on the host. Use --algo a2c or reinforce for gymnasium:<id> "
+                           "tasks, or a pure-JAX environment (cartpole, gymnax:<id>) for dqn.")
+    d = dqn_defaults(flags.task)
+    core = pick(flags.core, DEFAULT_CORE)
+    train_every = pick(flags.train_every, d.train_every)
+    total, per_log = round_budget(check_positive_int("total_steps", pick(flags.total_steps, d.total_steps)),
+                                  train_every, flags.log_every)
+    config = DQNConfig(
+        task=flags.task, preset=flags.preset, env_settings=env_settings(flags),
+        core=core, core_options=core_options(flags), hidden=pick(flags.hidden, d.hidden),
+        double=flags.double, dueling=flags.dueling, per=flags.per, n_step=flags.n_step,
+        buffer_size=pick(flags.buffer_size, d.buffer_size), batch_size=pick(flags.batch_size, d.batch_size),
+        gamma=pick(flags.gamma, DEFAULT_GAMMA), lr=pick(flags.lr, d.lr), lr_end=pick(flags.lr_end, d.lr_end),
+        optimizer=flags.optimizer, loss=flags.loss, clip_norm=clip_norm(flags.clip_norm, d.clip_norm),
+        target_every=pick(flags.target_every, d.target_every),
+        learning_starts=pick(flags.learning_starts, d.learning_starts), train_every=train_every,
+        epsilon_start=flags.epsilon_start, epsilon_end=flags.epsilon_end,
+        exploration_fraction=pick(flags.exploration_fraction, d.exploration_fraction), per_alpha=flags.per_alpha,
+        per_beta=flags.per_beta, burn_in=flags.burn_in,
+        seq_len=pick(flags.seq_len, 1 if core == "mlp" else RECURRENT_SEQ_LEN),
+        total_steps=total, steps_per_log=per_log, dtype=flags.dtype)
+    validate(config)
+    return config
+
+
+def flags_label(config: DQNConfig) -> str:
+    """" (double, dueling, n-step 3)": the DQN variants a config turns on."""
+    flags = [name for name in ("double", "dueling", "per") if getattr(config, name)]
+    if config.n_step > 1:
+        flags.append(f"n-step {config.n_step}")
+    return f" ({', '.join(flags)})" if flags else ""
