@@ -113,7 +113,7 @@ class SupervisedArgs(NetworkArgs):
     seq_len: int | None = None
     """Sequence length T; None = the task's default."""
     batch_size: int | None = None
-    """Sequences per gradient step; None = SupervisedConfig's (32)."""
+    """Sequences per gradient step; None = SupervisedConfig's default."""
     teacher_forcing: float = _SUP.p_teacher
     """jordan core (mse tasks): probability of feeding back the target instead of the output during training
     (1 = teacher forcing, in (0, 1) scheduled sampling); evaluation runs free."""
@@ -215,7 +215,7 @@ class TabularArgs(AlgoArgs):
     gamma: float | None = None
     """Discount factor γ; None = the grid task's."""
     epsilon: float | None = None
-    """ε of ε-greedy exploration; None = plastix.mdp.runner's (0.1)."""
+    """ε of ε-greedy exploration; None = plastix.mdp.runner's default."""
 
 
 # each algorithm of the registry (plastix.algorithms.ALGORITHMS) -> the dataclass of its flags

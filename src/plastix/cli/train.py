@@ -79,8 +79,8 @@ def takes_values(field) -> str:
 
 
 def scan(argv: Sequence[str]) -> tuple[list[str], list[str], dict[str, str]]:
-    """(positional tokens, flag names given, values of --algo/--resume) of ``argv``, reading each
-    flag's values as tyro does (a switch none, a tuple up to the next flag, else one)."""
+    """(positional tokens, flag names given, {flag: its value} of the one-value flags) of ``argv``,
+    reading each flag's values as tyro does (a switch none, a tuple up to the next flag, else one)."""
     fields = all_fields()
     positional, given, values = [], [], {}
     i = 0
