@@ -26,6 +26,9 @@ CASES = (
         ("neuromod-rnn", {"modulation": m, "squash": s, "alpha": ALPHAS[i % 3]})
         for i, (m, s) in enumerate((m, s) for m in ("simple", "retroactive") for s in ("tanh", "sigmoid", "linear"))
     ]
+    # both parameterisations of the rate η (θ itself, or sigmoid(θ): ∂θ = ∂η η (1 − η))
+    + [("neuromod-rnn", {"modulation": "retroactive", "eta_param": e}) for e in ("raw", "sigmoid")]
+    + [("plastic-rnn", {"rule": r, "eta_param": "sigmoid"}) for r in ("clip", "decay")]
 )
 OUT = 3
 DRAWS = 3  # independent parameter/data draws per compiled example (vmapped)

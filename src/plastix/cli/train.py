@@ -360,7 +360,9 @@ def print_summary(run_dir: Path, task: TaskSpec, config, metrics: dict, seeds: l
 
 # ---------------------------------------------------------------- policy-gradient RL tasks
 RL_METRIC_NAMES = ("charts/episodic_return", "losses/policy_loss", "losses/value_loss", "losses/entropy",
-                   "losses/skipped_updates")
+                   "losses/skipped_updates",
+                   # plasticity diagnostics (plastix.rl.diagnostics; NaN for non-plastic cores)
+                   "diagnostics/eta", "diagnostics/mean_abs_M", "diagnostics/hebb_at_clip", "diagnostics/max_abs_E")
 
 
 class RLDefaults(NamedTuple):
@@ -514,7 +516,7 @@ def trainer_steps(config) -> int:
 
 def finish_rl(run_dir: Path, args: TrainArgs, config, states, metrics: dict, walls, seeds: list[int]) -> None:
     """Final files and summary of a policy-gradient run."""
-    write_metrics(run_dir, metric_rows(metrics, seeds, walls, RL_METRIC_NAMES))
+    write_metrics(run_dir, metric_rows(metrics, seeds, walls, [n for n in RL_METRIC_NAMES if n in metrics]))
     save_params(run_dir, states.params)
     if not args.no_plot:
         plot_rl_run(run_dir, config)

@@ -59,6 +59,7 @@ from plastix.envs import ENVS, make_env
 from plastix.errors import PlastixError, check_positive_int, check_step_sizes, unknown_name
 from plastix.grads.hand import HAND_BPTT_CORES, hand_scan
 from plastix.rl.agent import ActorCritic, AgentParams, make_agent_core
+from plastix.rl.diagnostics import DIAGNOSTICS, batch_statistics, has_trace
 from plastix.rl.losses import a2c_loss, batch_mean_baseline, entropy, log_prob, reinforce_loss, value_loss
 from plastix.rl.returns import discount_from_done, discounted_returns, reward_to_go
 from plastix.train.supervised import Trainer, assemble_trainer, make_optimizer, run_segments, seed_keys
@@ -395,7 +396,24 @@ def log_chunk(setup: Setup, state: TrainState, _=None) -> tuple[TrainState, dict
     metrics["step"] = state.update * setup.config.batch_size * setup.num_steps
     metrics["losses/skipped_updates"] = state.opt_state.total_notfinite
     metrics.update({f"diagnostics/{name}": v for name, v in zip(NONFINITE, state.nonfinite, strict=True)})
+    metrics.update(plasticity_diagnostics(setup, state))
     return state, metrics
+
+
+# ---------------------------------------------------------------- plasticity diagnostics
+DIAGNOSTIC_EPISODES = 4  # fresh episodes per log point for plastix.rl.diagnostics
+
+
+def plasticity_diagnostics(setup: Setup, state: TrainState) -> dict:
+    """η, mean |M|, fraction of Hebb at the clip and max |E| (``plastix.rl.diagnostics``) from
+    ``DIAGNOSTIC_EPISODES`` fresh episodes of the current agent; NaN for a core without a Hebbian
+    trace. Their key is folded from the state's key, so the training's own keys are unchanged."""
+    core = setup.agent.core
+    if not has_trace(core):
+        return {name: jnp.full((), jnp.nan, jnp.float32) for name in DIAGNOSTICS}
+    keys = jax.random.split(jax.random.fold_in(state.key, 1), DIAGNOSTIC_EPISODES)
+    ro = jax.vmap(lambda k: collect_rollout(setup, state.params, k, setup.num_steps)[1])(keys)
+    return {name: v.astype(jnp.float32) for name, v in batch_statistics(core, state.params.core, ro.obs, ro.start).items()}
 
 
 def init_state(setup: Setup, key: jax.Array) -> TrainState:
