@@ -21,6 +21,11 @@ neuron (n, 1), or single (1, 1). Traces are in the carry and start at zero.
 The rate η is a learned scalar θ = ``params.eta``: ``eta_param="raw"`` uses η = θ (Miconi et
 al.'s released code; nothing keeps η in [0, 1], and a retroactive E with η > 1 flips sign every
 step), ``"sigmoid"`` uses η = sigmoid(θ) ∈ (0, 1), θ initialised to logit(eta_init).
+
+Initialisation (``init_scheme``): ``"plastix"`` draws W_in and W from U(±1/√n) with b = b_M = 0;
+``"released"`` follows Backpropamine's released code (sr/modul.py, maze/batch.py): W_in and b
+from PyTorch's nn.Linear default U(±1/√d), W = 0.01·U(0, 1), w_M and b_M from U(±1/√n) (the
+agent's heads then also get U(±1/√n) biases, ``plastix.rl.agent``). α = alpha_init·U(0, 1) in both.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from plastix.errors import PlastixError, check_finite_float
 
 ALPHA_SHAPES = ("connection", "neuron", "single")
 ETA_PARAMS = ("raw", "sigmoid")  # η = θ (Miconi et al.'s released code) | η = sigmoid(θ) ∈ (0, 1)
+INIT_SCHEMES = ("plastix", "released")  # initialisation of PlasticRNN.init (module docstring)
 RULES = ("clip", "decay", "oja")
 MODULATIONS = ("simple", "retroactive")
 SQUASH = {"tanh": jnp.tanh, "sigmoid": jax.nn.sigmoid, "linear": lambda u: u}
@@ -72,6 +78,13 @@ class Plastic:
     eta_init: float = 0.1
     alpha_init: float = 0.01
     eta_param: str = "raw"
+    init_scheme: str = "plastix"
+
+    def modulator_bias(self, key, n: int, dt) -> jax.Array:
+        """b_M: 0, or U(±1/√n) (``init_scheme`` released, nn.Linear's bias)."""
+        if self.init_scheme == "released":
+            return uniform_init(jax.random.fold_in(key, 1), (), n, dt)
+        return jnp.zeros((), dt)
 
     def __post_init__(self):
         super().__post_init__()
@@ -80,6 +93,9 @@ class Plastic:
         for name in ("eta_init", "alpha_init"):
             check_finite_float(f"{type(self).__name__}.{name}", getattr(self, name))
         check_option("eta_param", self.eta_param, ETA_PARAMS)
+        check_option("init_scheme", self.init_scheme, INIT_SCHEMES)
+        if self.init_scheme == "released" and not isinstance(self, PlasticRNN):
+            raise PlastixError(f"init_scheme 'released' is for plastic-rnn and neuromod-rnn, got {type(self).__name__}.")
         if self.eta_param == "sigmoid" and not 0.0 < self.eta_init < 1.0:
             raise PlastixError(f"eta_param 'sigmoid' keeps η in (0, 1): eta_init must be in (0, 1), got {self.eta_init!r}.")
 
@@ -109,7 +125,7 @@ class Plastic:
             alpha=self.alpha_init * jax.random.uniform(k_alpha, alpha_shape(self.alpha, n), dt),
             eta=self.eta_parameter(dt),
             w_M=uniform_init(k_mod, (n,), n, dt) if self.modulated else None,
-            b_M=jnp.zeros((), dt) if self.modulated else None,
+            b_M=self.modulator_bias(k_mod, n, dt) if self.modulated else None,
         )
 
 
@@ -120,6 +136,13 @@ class PlasticRNN(Plastic, Core):
     def init(self, key):
         n, d, dt = self.hidden_size, self.input_size, self.jdtype
         k_in, k_w, k_a, k_m = jax.random.split(key, 4)
+        if self.init_scheme == "released":  # nn.Linear(d, n) for W_in and b; W = 0.01·U(0, 1)
+            return PlasticParams(
+                W_in=uniform_init(k_in, (n, d), d, dt),
+                W=0.01 * jax.random.uniform(k_w, (n, n), dt),
+                b=uniform_init(jax.random.fold_in(k_in, 1), (n,), d, dt),
+                **self.init_plasticity(k_a, k_m, n, dt),
+            )
         return PlasticParams(
             W_in=uniform_init(k_in, (n, d), n, dt),
             W=uniform_init(k_w, (n, n), n, dt),

@@ -106,8 +106,11 @@ class ActorCritic:
         """Core params, then both heads drawn U(±1/sqrt(n)) with zero biases."""
         k_core, k_pi, k_v = jax.random.split(key, 3)
         n, dt = self.core.output_size, self.core.jdtype
-        return AgentParams(self.core.init(k_core), init_readout(k_pi, n, self.num_actions, dt),
-                           init_readout(k_v, n, 1, dt))
+        policy, value = init_readout(k_pi, n, self.num_actions, dt), init_readout(k_v, n, 1, dt)
+        if getattr(self.core, "init_scheme", "plastix") == "released":  # nn.Linear's biases U(±1/√n)
+            policy = policy._replace(c=uniform_init(jax.random.fold_in(k_pi, 1), (self.num_actions,), n, dt))
+            value = value._replace(c=uniform_init(jax.random.fold_in(k_v, 1), (1,), n, dt))
+        return AgentParams(self.core.init(k_core), policy, value)
 
     def initial_carry(self):
         return self.core.initial_carry()

@@ -94,6 +94,11 @@ class RLConfig:
     updates_per_log: int = 10
     dtype: str = "float32"
     grad: str = "auto"  # auto | hand-bptt | bptt | rollout (module docstring)
+    # ---- options reproducing Backpropamine's released code (docs/reproduction.md; plastix.rl.released)
+    adam_eps: float = 1e-8  # Adam's ε (released: 1e-6 cue-reward, 1e-4 maze)
+    concentration_coef: float = 0.0  # a2c: + c Σ_t Σ_a π² (released cue-reward: --bent 0.1, entropy 0)
+    baseline_element0: bool = False  # a2c: every episode's baseline (and critic) is batch element 0's v_t
+    burn_in_updates: int = 0  # no optimizer step (params and Adam state kept) for the first N updates (released: 100)
 
     @property
     def num_logs(self) -> int:
@@ -171,10 +176,16 @@ def validate(config: RLConfig) -> None:
                            f"({config.updates_per_log}).")
     if not (np.isfinite(config.gamma) and 0.0 <= config.gamma <= 1.0):
         raise PlastixError(f"gamma must lie in [0, 1], got {config.gamma!r}.")
-    for name in ("value_coef", "entropy_coef"):
+    for name in ("value_coef", "entropy_coef", "concentration_coef"):
         value = getattr(config, name)
         if not (np.isfinite(value) and value >= 0):
             raise PlastixError(f"{name} must be a finite number >= 0, got {value!r}.")
+    if not (np.isfinite(config.adam_eps) and config.adam_eps > 0):
+        raise PlastixError(f"adam_eps must be a finite number > 0, got {config.adam_eps!r}.")
+    if not (isinstance(config.burn_in_updates, int) and config.burn_in_updates >= 0):
+        raise PlastixError(f"burn_in_updates must be an integer >= 0, got {config.burn_in_updates!r}.")
+    if config.baseline_element0 and config.algo != "a2c":
+        raise PlastixError(f"baseline_element0 is an a2c option, got algo {config.algo!r}.")
     check_step_sizes(config.lr, config.lr_end)
     if config.clip_norm is not None and not (np.isfinite(config.clip_norm) and config.clip_norm > 0):
         raise PlastixError(f"clip_norm must be positive (or None), got {config.clip_norm!r}.")
@@ -245,7 +256,7 @@ def a2c_episode(config: RLConfig, ro: Rollout) -> LossParts:
     """A2C loss of one trajectory (T,) with Monte-Carlo returns and its own values."""
     g_t = discounted_returns(ro.reward, discount_from_done(ro.done, config.gamma))
     parts = a2c_loss(ro.logits, ro.action, g_t, ro.value, value_coef=config.value_coef,
-                     entropy_coef=config.entropy_coef)
+                     entropy_coef=config.entropy_coef, concentration_coef=config.concentration_coef)
     return LossParts(parts.total, parts.policy, parts.value, parts.entropy)
 
 
@@ -264,6 +275,8 @@ def reinforce_episode(config: RLConfig, ro: Rollout, baseline_t: jax.Array | Non
 def batch_loss(config: RLConfig, ro: Rollout) -> LossParts:
     """The update's loss L = (1 / (B T)) Σ_b L_b and its parts, from a Rollout (B, T)."""
     if config.algo == "a2c":
+        if config.baseline_element0:  # the released code's ctrR = R − vs[0]: element 0's values for all
+            ro = ro._replace(value=jnp.broadcast_to(ro.value[:1], ro.value.shape))
         parts = jax.vmap(functools.partial(a2c_episode, config))(ro)
     else:
         g_bt = jax.vmap(reward_to_go, in_axes=(0, 0, None))(ro.reward, ro.done, config.gamma)
@@ -358,6 +371,10 @@ def optimizer_step(setup: Setup, state: TrainState, key: jax.Array, grads, parts
     """One (possibly skipped) Adam step from ``grads``; the next state and per-update metrics."""
     updates, opt_state = setup.optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
+    if setup.config.burn_in_updates:  # released code: no optimizer.step() while numepisode <= 100
+        frozen = state.update < setup.config.burn_in_updates
+        params, opt_state = jax.tree.map(lambda old, new: jnp.where(frozen, old, new),
+                                         (state.params, state.opt_state), (params, opt_state))
     nonfinite = track_nonfinite(state.nonfinite, ro, state.update)
     metrics = {"charts/episodic_return": episodic_return(ro), "losses/policy_loss": parts.policy,
                "losses/value_loss": parts.value, "losses/entropy": parts.entropy}

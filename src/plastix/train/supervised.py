@@ -167,7 +167,8 @@ def make_optimizer(config) -> optax.GradientTransformation:
     lr = config.lr
     if config.lr_end is not None:
         lr = optax.linear_schedule(config.lr, config.lr_end, config.num_updates)
-    return optax.apply_if_finite(optax.chain(clip, optax.adam(lr)), MAX_SKIPS)
+    adam = optax.adam(lr, eps=getattr(config, "adam_eps", 1e-8))  # RLConfig.adam_eps (Backpropamine: 1e-6)
+    return optax.apply_if_finite(optax.chain(clip, adam), MAX_SKIPS)
 
 
 def sample_batch(setup: Setup, key: jax.Array, batch_size: int, p_teacher) -> Batch:
