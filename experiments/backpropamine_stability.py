@@ -88,7 +88,7 @@ def run_setting(name: str, opts) -> dict:
         states, metrics = segment(states, min(chunk, config.num_logs - done))
         parts.append({k: np.asarray(v) for k, v in metrics.items()})
         r = parts[-1]["charts/episodic_return"][:, -1]
-        print(f"  {name}: {done + chunk}/{config.num_logs} logs, {time.perf_counter() - t0:.0f} s, "
+        print(f"  {name}: {min(done + chunk, config.num_logs)}/{config.num_logs} logs, {time.perf_counter() - t0:.0f} s, "
               f"returns {np.round(r, 1).tolist()}", flush=True)
     metrics = {k: np.concatenate([p[k] for p in parts], axis=1) for k in parts[0]}
     return {"metrics": metrics, "seconds": time.perf_counter() - t0, "config": dataclasses.asdict(config)}

@@ -38,7 +38,10 @@ Metrics per log point (means over the chunk's updates): ``step`` (environment st
 seed), ``charts/episodic_return`` (mean reward summed over an episode), ``losses/policy_loss``,
 ``losses/value_loss``, ``losses/entropy`` (per-step, per-episode means as in L),
 ``losses/skipped_updates`` (so far), and ``diagnostics/nonfinite_*`` (first update and step
-where an observation or reward was NaN/Inf, −1 if none; ``check_finite`` raises on the host).
+where an observation or reward was NaN/Inf, −1 if none; ``check_finite`` raises on the host),
+and the plasticity diagnostics ``diagnostics/eta``, ``diagnostics/mean_abs_M``,
+``diagnostics/hebb_at_clip``, ``diagnostics/max_abs_E`` (``plastix.rl.diagnostics``; from 4
+fresh episodes at each log point, NaN for cores without a Hebbian trace).
 """
 
 from __future__ import annotations
