@@ -14,6 +14,8 @@ each other setting changes ONE thing:
     sigmoid    η = sigmoid(θ) ∈ (0, 1)
     decay      Adam 3e-3 annealed linearly to 3e-4 over the run
 
+and two combinations (sigmoid+lr1e-3, sigmoid+decay).
+
 Per setting and seed: the return curve and the plasticity diagnostics (η, mean |M|, fraction of
 Hebb at the clip, max |E|; ``plastix.rl.diagnostics``). A seed *learned* if its smoothed return
 (trailing mean of 5 log points) reached ``--learned`` (default 6, half of the ~12 possible); it
@@ -52,6 +54,9 @@ SETTINGS = {
     "simpson": {"entropy_coef": 0.0, "concentration_coef": 0.1},
     "sigmoid": {"core_options": (("eta_param", "sigmoid"), ("modulation", "retroactive"))},
     "decay": {"lr_end": 3e-4},
+    # combinations, after the one-at-a-time settings
+    "sigmoid+lr1e-3": {"lr": 1e-3, "core_options": (("eta_param", "sigmoid"), ("modulation", "retroactive"))},
+    "sigmoid+decay": {"lr_end": 3e-4, "core_options": (("eta_param", "sigmoid"), ("modulation", "retroactive"))},
 }
 SMOOTH = 5  # log points in the trailing mean that decides "learned" / "collapsed"
 
@@ -109,6 +114,21 @@ def summarize_setting(metrics: dict, per_log: int, learned: float, collapsed: fl
             "max_abs_E": float(np.nanmax(metrics["diagnostics/max_abs_E"])), "per_seed": seeds}
 
 
+def markdown_table(table: dict, tag: str) -> str:
+    """The results as a markdown table (one row per setting)."""
+    lines = ["| setting | learned (of seeds) | collapsed after learning | median updates to learn | final median "
+             "| η range (all seeds, all logs) | final median η | final median mean abs M | final median Hebb at clip "
+             "| max abs E |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for name, t in table.items():
+        learn = "—" if t["median_updates_to_learn"] is None else f"{t['median_updates_to_learn']:.0f}"
+        eta = np.load(RESULTS / f"stability_{tag}_{name}.npz")["diagnostics__eta"]
+        lines.append(f"| {name} | {t['learned']}/{t['seeds']} | {t['collapsed_after_learning']} | {learn} | "
+                     f"{t['final_median']:.2f} | {np.nanmin(eta):.2f} to {np.nanmax(eta):.2f} | {t['final_eta_median']:.3g} | "
+                     f"{t['final_mean_abs_M_median']:.2f} | {t['final_hebb_at_clip_median']:.2f} | {t['max_abs_E']:.3g} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
@@ -119,10 +139,14 @@ def main() -> None:
     parser.add_argument("--learned", type=float, default=6.0)
     parser.add_argument("--collapsed", type=float, default=2.0)
     parser.add_argument("--tag", default="easy-h32")
+    parser.add_argument("--table", action="store_true", help="print the saved results as a markdown table, train nothing")
     opts = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     json_path = RESULTS / f"stability_{opts.tag}.json"
     table = json.loads(json_path.read_text()) if json_path.exists() else {}
+    if opts.table:
+        print(markdown_table(table, opts.tag))
+        return
     for name in opts.settings:
         out = run_setting(name, opts)
         np.savez_compressed(RESULTS / f"stability_{opts.tag}_{name}.npz",

@@ -91,13 +91,16 @@ def _no_resets_but(batch, t):
     return batch._replace(resets=jnp.zeros_like(batch.resets).at[..., t].set(True))
 
 
-@pytest.mark.parametrize("opts", [{"rule": "clip"}, {"modulation": "simple"}, {"modulation": "retroactive"}])
+@pytest.mark.parametrize("opts", [{"rule": "clip"}, {"modulation": "simple"},
+                                  {"modulation": "retroactive", "eta_param": "raw"},
+                                  {"modulation": "retroactive", "eta_param": "sigmoid"}])
 def test_clipping_is_active_and_gradients_match(opts):
     """Large η / modulator: Hebb saturates at ±1 (checked), so the clip mask is exercised."""
     name = "plastic-rnn" if "rule" in opts else "neuromod-rnn"
     model, params, batch = _setup(name, opts, 5, 3, 12, seed=7, draws=2)
     batch = _no_resets_but(batch, 8)
-    core_p = params.core._replace(eta=jnp.full((2,), 0.9 if "modulation" in opts else 3.0))
+    theta = np.log(0.9 / 0.1) if opts.get("eta_param") == "sigmoid" else 0.9  # η = 0.9 either way
+    core_p = params.core._replace(eta=jnp.full((2,), theta if "modulation" in opts else 3.0))
     if core_p.w_M is not None:
         core_p = core_p._replace(w_M=10.0 * core_p.w_M, b_M=jnp.full((2,), 2.0))
     params = params._replace(core=core_p)

@@ -16,7 +16,8 @@ their stored observations):
                              mean over steps and episodes
     diagnostics/max_abs_E    max over steps, episodes and entries of |E_ij| (retroactive)
 
-NaN where a quantity does not exist (a non-plastic core, no modulator, no eligibility trace).
+NaN where a quantity does not exist (a non-plastic core, no modulator, no eligibility trace, η
+under simple modulation).
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ def trace_statistics(core, params, obs: jax.Array, start: jax.Array) -> dict:
         return carry, record(carry)
 
     _, (abs_M, at_clip, max_E) = jax.lax.scan(step, core.initial_carry(), (obs.astype(core.jdtype), start))
-    return {"diagnostics/eta": jnp.asarray(plasticity_rate(core, params), obs.dtype).reshape(()),
+    eta = nan if getattr(core, "modulation", None) == "simple" else plasticity_rate(core, params)  # unused by simple
+    return {"diagnostics/eta": jnp.asarray(eta, obs.dtype).reshape(()),
             "diagnostics/mean_abs_M": jnp.mean(abs_M), "diagnostics/hebb_at_clip": jnp.mean(at_clip),
             "diagnostics/max_abs_E": jnp.max(max_E)}
 
