@@ -7,9 +7,12 @@ Variants, same A2C trainer and settings, ≥ 4 seeds each, seeds vmapped:
     simple       neuromodulated RNN, simple modulation: η replaced by M(t) = tanh(w_M·h_t + b_M)
     retroactive  neuromodulated RNN, retroactive modulation through an eligibility trace
 
-Backpropamine's released settings are the defaults (plastix.rl.trainer.RLConfig): A2C with
+Defaults (plastix.rl.trainer.RLConfig, close to Backpropamine's released code): A2C with
 Monte-Carlo returns, γ 0.9, value coefficient 0.1, entropy 0.03, batch 30 episodes, Adam
-1e-4, gradient-norm clip 2.0, hidden 200, 4 cues of 20 bits, 120-step episodes. Published
+1e-4, gradient-norm clip 2.0, hidden 200, 4 cues of 20 bits, 120-step episodes.
+``--config paper-exact`` uses every released setting instead (plastix.rl.released: Simpson
+penalty 0.1, value loss without ½, element-0 baseline, Adam ε 1e-6, 100-update burn-in,
+PyTorch's initialisation, η unbounded; docs/reproduction.md lists them with file and line). Published
 result: the modulated networks learn, non-modulated plastic and non-plastic ones stay near
 chance (0).
 
