@@ -41,6 +41,7 @@ AGENTS = {  # label -> plastix train flags; parameter counts printed by the comm
     "neuromod-rnn": ("--core", "neuromod-rnn", "--modulation", "simple", "--hidden", "32"),
     "elman": ("--core", "elman", "--hidden", "44"),
 }
+LABELS = {"neuromod-rnn": "simple neuromodulation, hidden 32", "elman": "non-plastic, hidden 44"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,11 +102,12 @@ def summary_line(scores: dict[str, np.ndarray]) -> str:
     return ", ".join(parts) + f" of a possible ~{BEST:g} (chance {CHANCE:g}), mean episode reward over {len(s)} seeds"
 
 
-def plot_comparison(out: Path, runs: dict[str, Path], updates: int) -> Path:
+def plot_comparison(out: Path, runs: dict[str, Path]) -> Path:
+    """Both agents' learning curves (median and IQR over seeds) in OUT/comparison.png."""
     from plastix.plot import plot_runs
     from plastix.runs import read_metrics
 
-    labels = {label: f"{label} ({' '.join(AGENTS[label][1:]).replace('--', '')})" for label in runs}
+    labels = {label: f"{label} ({LABELS[label]})" for label in runs}
     return plot_runs([(labels[label], read_metrics(path)) for label, path in runs.items()],
                      ["charts/episodic_return"], out / "comparison.png", baseline=CHANCE,
                      ylabels=["mean episode reward (chance 0, best ~12)"],
@@ -125,13 +127,13 @@ def run_demo(args: DemoArgs) -> int:
           f"{args.seeds} seeds per agent, {args.updates} updates of {EPISODES} episodes, A2C, Adam {LR:g} annealed to {LR_END:g}.", flush=True)
     runs, start = {}, time.perf_counter()
     for label in AGENTS:
-        print(f"\n== {label} ({' '.join(AGENTS[label][1:])}), {parameter_count(label):,} parameters", flush=True)
+        print(f"\n== {label} ({LABELS[label]}), {parameter_count(label):,} parameters", flush=True)
         code = plastix_main(train_flags(label, args, out))
         if code != 0:
             return code
         runs[label] = out / label
     scores = {label: final_scores(path) for label, path in runs.items()}
-    figure = plot_comparison(out, runs, args.updates)
+    figure = plot_comparison(out, runs)
     line = summary_line(scores)
     (out / "summary.json").write_text(json.dumps(
         {"scores": {k: v.tolist() for k, v in scores.items()}, "seeds": list(range(args.seeds)),
