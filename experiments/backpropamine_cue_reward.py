@@ -7,9 +7,12 @@ Variants, same A2C trainer and settings, ≥ 4 seeds each, seeds vmapped:
     simple       neuromodulated RNN, simple modulation: η replaced by M(t) = tanh(w_M·h_t + b_M)
     retroactive  neuromodulated RNN, retroactive modulation through an eligibility trace
 
-Backpropamine's released settings are the defaults (plastix.rl.trainer.RLConfig): A2C with
+Defaults (plastix.rl.trainer.RLConfig, close to Backpropamine's released code): A2C with
 Monte-Carlo returns, γ 0.9, value coefficient 0.1, entropy 0.03, batch 30 episodes, Adam
-1e-4, gradient-norm clip 2.0, hidden 200, 4 cues of 20 bits, 120-step episodes. Published
+1e-4, gradient-norm clip 2.0, hidden 200, 4 cues of 20 bits, 120-step episodes.
+``--config paper-exact`` uses every released setting instead (plastix.rl.released: Simpson
+penalty 0.1, value loss without ½, element-0 baseline, Adam ε 1e-6, 100-update burn-in,
+PyTorch's initialisation, η unbounded; docs/reproduction.md lists them with file and line). Published
 result: the modulated networks learn, non-modulated plastic and non-plastic ones stay near
 chance (0).
 
@@ -62,7 +65,11 @@ def common_args(parser: argparse.ArgumentParser, hidden: int, variants) -> None:
     parser.add_argument("--seeds", type=int, default=4)
     parser.add_argument("--batch", type=int, default=30, help="episodes per update (Backpropamine: 30)")
     parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--preset", default="default")
+    parser.add_argument("--preset", default=None, help="environment preset (default: default; paper-exact "
+                        "maze: released)")
+    parser.add_argument("--config", default="plastix", choices=["plastix", "paper-exact"],
+                        help="paper-exact: every setting of the released code (plastix.rl.released), "
+                             "then --hidden, --lr, --batch, --preset, --episode-length on top")
     parser.add_argument("--episode-length", type=int, default=None, help="override the preset's T")
     parser.add_argument("--variants", nargs="+", default=list(variants), choices=list(variants))
     parser.add_argument("--time-budget", type=float, default=None,
@@ -118,7 +125,8 @@ def run_experiment(name: str, variants: dict, base: RLConfig, opts, chance: floa
         writer.writerow(["variant", "seed", "update", "episodes", "return"])
         for vname in opts.variants:
             core, options, hidden = variants[vname]
-            config = dataclasses.replace(base, core=core, core_options=options, hidden=hidden)
+            config = dataclasses.replace(base, core=core, core_options=variant_options(base, core, options),
+                                         hidden=hidden)
             print(f"{vname}: {core} {dict(options)} hidden {hidden}, {parameter_count(config)} parameters", flush=True)
             out = train_variant(config, opts.seeds, opts.logs_per_segment, opts.time_budget)
             episodes = out["updates"] * config.batch_size
@@ -147,9 +155,26 @@ def run_experiment(name: str, variants: dict, base: RLConfig, opts, chance: floa
     return summary
 
 
+def variant_options(base: RLConfig, core: str, options) -> tuple:
+    """A variant's core options on top of the base's (paper-exact: η, its parameterisation, the
+    initialisation) — the base's modulation and squash dropped; none for the Elman RNN."""
+    if core == "elman":
+        return ()
+    merged = {k: v for k, v in base.core_options if k not in ("modulation", "squash")}
+    merged.update(dict(options))
+    return tuple(sorted(merged.items()))
+
+
 def base_config(opts, task: str, clip: float, entropy: float) -> RLConfig:
     settings = () if opts.episode_length is None else (("episode_length", opts.episode_length),)
-    return RLConfig(task=task, preset=opts.preset, env_settings=settings, hidden=opts.hidden,
+    updates = (opts.updates // opts.updates_per_log) * opts.updates_per_log
+    if opts.config == "paper-exact":
+        from plastix.rl.released import released_config
+
+        config = released_config(task, hidden=opts.hidden, batch_size=opts.batch, lr=opts.lr, env_settings=settings,
+                                 num_updates=updates, updates_per_log=opts.updates_per_log)
+        return config if opts.preset is None else dataclasses.replace(config, preset=opts.preset)
+    return RLConfig(task=task, preset=opts.preset or "default", env_settings=settings, hidden=opts.hidden,
                     batch_size=opts.batch, gamma=0.9, value_coef=0.1, entropy_coef=entropy, lr=opts.lr,
                     clip_norm=clip, num_updates=(opts.updates // opts.updates_per_log) * opts.updates_per_log,
                     updates_per_log=opts.updates_per_log)

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The README's main job: make a fresh virtualenv, install plastix, train the flagship demo
-# with default settings (progress bar; run directory with config, metrics and a plot).
+# The README's main job: make a fresh virtualenv, install plastix, then train a neuromodulated
+# plastic agent and a non-plastic one of equal size side by side on cue-reward with new cues every
+# episode (`plastix demo`: progress, two run directories, a comparison plot and a summary line).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e .
-.venv/bin/plastix train cue-reward --preset quick "$@"
+.venv/bin/plastix demo "$@"

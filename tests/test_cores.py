@@ -139,7 +139,8 @@ def plastic_update(core, p, s, post, pre, h):
     if core.modulation == "simple":
         return {"hebb": hebb_rule("clip", s["hebb"], M, post, pre), "E": s["E"]}
     hebb = np.clip(s["hebb"] + M * s["E"], -1.0, 1.0)  # E_t before its update
-    E = (1 - p["eta"]) * s["E"] + p["eta"] * np.outer(post, pre)
+    eta = 1.0 / (1.0 + np.exp(-p["eta"])) if getattr(core, "eta_param", "raw") == "sigmoid" else p["eta"]
+    E = (1 - eta) * s["E"] + eta * np.outer(post, pre)
     return {"hebb": hebb, "E": E}
 
 

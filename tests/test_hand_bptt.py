@@ -26,6 +26,9 @@ CASES = (
         ("neuromod-rnn", {"modulation": m, "squash": s, "alpha": ALPHAS[i % 3]})
         for i, (m, s) in enumerate((m, s) for m in ("simple", "retroactive") for s in ("tanh", "sigmoid", "linear"))
     ]
+    # both parameterisations of the rate η (θ itself, or sigmoid(θ): ∂θ = ∂η η (1 − η))
+    + [("neuromod-rnn", {"modulation": "retroactive", "eta_param": e}) for e in ("raw", "sigmoid")]
+    + [("plastic-rnn", {"rule": r, "eta_param": "sigmoid"}) for r in ("clip", "decay")]
 )
 OUT = 3
 DRAWS = 3  # independent parameter/data draws per compiled example (vmapped)
@@ -89,13 +92,15 @@ def _no_resets_but(batch, t):
 
 
 @pytest.mark.parametrize("opts", [pytest.param({"rule": "clip"}, marks=pytest.mark.slow), {"modulation": "simple"},
-                                  pytest.param({"modulation": "retroactive"}, marks=pytest.mark.slow)])
+                                  pytest.param({"modulation": "retroactive", "eta_param": "raw"}, marks=pytest.mark.slow),
+                                  {"modulation": "retroactive", "eta_param": "sigmoid"}])
 def test_clipping_is_active_and_gradients_match(opts):
     """Large η / modulator: Hebb saturates at ±1 (checked), so the clip mask is exercised."""
     name = "plastic-rnn" if "rule" in opts else "neuromod-rnn"
     model, params, batch = _setup(name, opts, 5, 3, 12, seed=7, draws=2)
     batch = _no_resets_but(batch, 8)
-    core_p = params.core._replace(eta=jnp.full((2,), 0.9 if "modulation" in opts else 3.0))
+    theta = np.log(0.9 / 0.1) if opts.get("eta_param") == "sigmoid" else 0.9  # η = 0.9 either way
+    core_p = params.core._replace(eta=jnp.full((2,), theta if "modulation" in opts else 3.0))
     if core_p.w_M is not None:
         core_p = core_p._replace(w_M=10.0 * core_p.w_M, b_M=jnp.full((2,), 2.0))
     params = params._replace(core=core_p)

@@ -79,8 +79,8 @@ def sig(a):
 def test_retroactive_uses_eligibility_before_its_update(name):
     """Two steps from Hebb_0 = E_0 = 0 and h_{-1} ≠ 0, by hand:
     Hebb_1 = clip(M_0 E_0) = 0, E_1 = η post_0 h_{-1}ᵀ;  Hebb_2 = clip(Hebb_1 + M_1 E_1)."""
-    core = make_core(name, 1, 2, dtype="float64", modulation="retroactive", squash="linear")
-    params = core.init(jax.random.key(3))._replace(eta=jnp.asarray(0.4), b_M=jnp.asarray(0.3))
+    core = make_core(name, 1, 2, dtype="float64", modulation="retroactive", squash="linear", eta_param="raw")
+    params = core.init(jax.random.key(3))._replace(eta=jnp.asarray(0.4), b_M=jnp.asarray(0.3))  # η = θ = 0.4
     p = {k: np.asarray(v) for k, v in params._asdict().items()}
     h0, xs = np.array([0.7, -0.5]), np.array([[0.8], [-1.2]])
     carry = core.initial_carry()._replace(h=jnp.asarray(h0))

@@ -14,7 +14,8 @@ from plastix.runs import load_params
 
 PNG = b"\x89PNG\r\n\x1a\n"
 COLUMNS = ["step", "wall_time", "seed", "charts/episodic_return", "losses/policy_loss", "losses/value_loss",
-           "losses/entropy", "losses/skipped_updates"]
+           "losses/entropy", "losses/skipped_updates", "diagnostics/eta", "diagnostics/mean_abs_M",
+           "diagnostics/hebb_at_clip", "diagnostics/max_abs_E"]
 SMALL = ["--preset", "easy", "--env-opt", "episode_length=6", "--hidden", "4", "--episodes", "3",
          "--total-steps", "72", "--log-every", "36", "--seeds", "2", "--quiet"]
 

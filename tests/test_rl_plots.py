@@ -66,7 +66,9 @@ def test_recorded_trace_and_modulator_equal_a_numpy_loop(core, options, kind):
     setup, params = cue_setup(core, **options)
     key = jax.random.PRNGKey(11)
     record = jax.jit(lambda p, k: record_episode(setup, p, k))(params, key)
-    h, hebb, M = numpy_reference(params.core, record.obs, kind)
+    rate = 1.0 / (1.0 + np.exp(-float(params.core.eta))) if getattr(setup.agent.core, "eta_param", "raw") == "sigmoid" \
+        else float(params.core.eta)  # η = sigmoid(θ) (neuromod-rnn's default) or θ
+    h, hebb, M = numpy_reference(params.core._replace(eta=rate), record.obs, kind)
     np.testing.assert_allclose(np.asarray(record.h), h, rtol=0, atol=1e-12)
     np.testing.assert_allclose(np.asarray(record.hebb), hebb, rtol=0, atol=1e-12)
     np.testing.assert_allclose(np.asarray(record.modulator), M, rtol=0, atol=1e-12)  # NaN where not modulated

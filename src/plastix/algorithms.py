@@ -24,7 +24,9 @@ from plastix.errors import PlastixError, unknown_name
 SUPERVISED_METRICS = ("losses/train_loss", "charts/eval_loss", "charts/eval_metric", "charts/baseline",
                       "losses/skipped_updates")
 RL_METRICS = ("charts/episodic_return", "losses/policy_loss", "losses/value_loss", "losses/entropy",
-              "losses/skipped_updates")
+              "losses/skipped_updates",
+              # plasticity diagnostics (plastix.rl.diagnostics; NaN for non-plastic cores)
+              "diagnostics/eta", "diagnostics/mean_abs_M", "diagnostics/hebb_at_clip", "diagnostics/max_abs_E")
 DQN_METRICS = ("charts/episodic_return", "charts/episodic_length", "charts/epsilon", "losses/td_loss",
                "losses/q_values", "losses/skipped_updates")
 GRID_METRICS = ("charts/episodic_return", "charts/greedy_return", "charts/episodes", "charts/epsilon",

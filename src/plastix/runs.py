@@ -216,7 +216,7 @@ def metric_rows(metrics: dict, seeds: list[int], walls, names) -> list[dict]:
     for i in range(metrics["step"].shape[-1]):
         for s, seed in enumerate(seeds):
             row = {"step": int(metrics["step"][s, i]), "wall_time": round(float(walls[i]), 3), "seed": seed}
-            row.update({name: float(metrics[name][s, i]) for name in names})
+            row.update({name: float(metrics[name][s, i]) for name in names if name in metrics})
             rows.append(row)
     return rows
 
@@ -235,7 +235,8 @@ def check_skipped(metrics: dict, seeds: list[int], max_skipped: int, first_new: 
     s = int(np.flatnonzero(over[:, i])[0])
     step = int(metrics["step"][s, i])
     prev = f" (previous log at step {int(metrics['step'][s, i - 1])})" if i > 0 else ""
-    finite = [j for j in range(i) if all(np.isfinite(metrics[n][s, j]) for n in names)]
+    checked = [n for n in names if n in metrics and not n.startswith("diagnostics/")]  # diagnostics may be NaN
+    finite = [j for j in range(i) if all(np.isfinite(metrics[n][s, j]) for n in checked)]
     if finite:
         j = finite[-1]
         last = f"last finite metrics at step {int(metrics['step'][s, j])}: " + ", ".join(

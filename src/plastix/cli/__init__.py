@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "eval": ("plastix.cli.eval", "EvalArgs", "run fresh episodes with the trained agents of an RL run directory"),
     "compare": ("plastix.cli.compare", "CompareArgs", "compare runs: final performance, IQM with bootstrap CIs, rank-sum tests"),
     "sweep": ("plastix.cli.sweep", "SweepArgs", "hyperparameter search and population-based training on Ray Tune"),
+    "demo": ("plastix.cli.demo", "DemoArgs", "train a neuromodulated and a non-plastic agent side by side where the answer changes every episode"),
     "list": ("plastix.cli.listing", "ListArgs", "list cores, tasks, algorithms and gradient methods"),
 }
 

@@ -17,6 +17,15 @@ Neuromodulated RNN ("Backpropamine"): the network computes its own plasticity ra
 Hebb_ij (row i = post-synaptic h_t, column j = pre-synaptic h_{t-1}) matches W_ij.
 Only the recurrent matrix is plastic. α is per connection (n, n), per (post-synaptic)
 neuron (n, 1), or single (1, 1). Traces are in the carry and start at zero.
+
+The rate η is a learned scalar θ = ``params.eta``: ``eta_param="raw"`` uses η = θ (Miconi et
+al.'s released code; nothing keeps η in [0, 1], and a retroactive E with η > 1 flips sign every
+step), ``"sigmoid"`` uses η = sigmoid(θ) ∈ (0, 1), θ initialised to logit(eta_init).
+
+Initialisation (``init_scheme``): ``"plastix"`` draws W_in and W from U(±1/√n) with b = b_M = 0;
+``"released"`` follows Backpropamine's released code (sr/modul.py, maze/batch.py): W_in and b
+from PyTorch's nn.Linear default U(±1/√d), W = 0.01·U(0, 1), w_M and b_M from U(±1/√n) (the
+agent's heads then also get U(±1/√n) biases, ``plastix.rl.agent``). α = alpha_init·U(0, 1) in both.
 """
 
 from __future__ import annotations
@@ -31,6 +40,8 @@ from plastix.cores.base import Core, uniform_init
 from plastix.errors import PlastixError, check_finite_float
 
 ALPHA_SHAPES = ("connection", "neuron", "single")
+ETA_PARAMS = ("raw", "sigmoid")  # η = θ (Miconi et al.'s released code) | η = sigmoid(θ) ∈ (0, 1)
+INIT_SCHEMES = ("plastix", "released")  # initialisation of PlasticRNN.init (module docstring)
 RULES = ("clip", "decay", "oja")
 MODULATIONS = ("simple", "retroactive")
 SQUASH = {"tanh": jnp.tanh, "sigmoid": jax.nn.sigmoid, "linear": lambda u: u}
@@ -40,7 +51,7 @@ class PlasticParams(NamedTuple):
     W_in: jax.Array  # (n, d)
     W: jax.Array  # (n, n) fixed (slow) recurrent weights
     alpha: jax.Array  # (n, n) | (n, 1) | (1, 1) plasticity coefficients
-    eta: jax.Array  # () plasticity rate η (plastic) or eligibility rate (retroactive)
+    eta: jax.Array  # () θ of the plasticity rate η (plastic) or eligibility rate (retroactive), see eta_param
     b: jax.Array  # (n,)
     w_M: jax.Array | None  # (n,) modulator weights (neuromodulated only)
     b_M: jax.Array | None  # () modulator bias (neuromodulated only)
@@ -59,12 +70,21 @@ def alpha_shape(kind: str, n: int) -> tuple[int, int]:
 @dataclasses.dataclass(frozen=True)
 class Plastic:
     """Mixin of the plastic cores (RNN and LSTM): the plasticity options, their validation and
-    the initial plasticity parameters. ``alpha`` shape, update ``rule``, ``eta_init``, ``alpha_init``."""
+    the initial plasticity parameters. ``alpha`` shape, update ``rule``, ``eta_init``, ``alpha_init``,
+    ``eta_param`` (raw | sigmoid: how η is read from its parameter, module docstring)."""
 
     alpha: str = "connection"
     rule: str = "clip"
     eta_init: float = 0.1
     alpha_init: float = 0.01
+    eta_param: str = "raw"
+    init_scheme: str = "plastix"
+
+    def modulator_bias(self, key, n: int, dt) -> jax.Array:
+        """b_M: 0, or U(±1/√n) (``init_scheme`` released, nn.Linear's bias)."""
+        if self.init_scheme == "released":
+            return uniform_init(jax.random.fold_in(key, 1), (), n, dt)
+        return jnp.zeros((), dt)
 
     def __post_init__(self):
         super().__post_init__()
@@ -72,18 +92,40 @@ class Plastic:
         check_option("rule", self.rule, RULES)
         for name in ("eta_init", "alpha_init"):
             check_finite_float(f"{type(self).__name__}.{name}", getattr(self, name))
+        check_option("eta_param", self.eta_param, ETA_PARAMS)
+        check_option("init_scheme", self.init_scheme, INIT_SCHEMES)
+        if self.init_scheme == "released" and not isinstance(self, PlasticRNN):
+            raise PlastixError(f"init_scheme 'released' is for plastic-rnn and neuromod-rnn, got {type(self).__name__}.")
+        if self.eta_param == "sigmoid" and not 0.0 < self.eta_init < 1.0:
+            raise PlastixError(f"eta_param 'sigmoid' keeps η in (0, 1): eta_init must be in (0, 1), got {self.eta_init!r}.")
+
+    def rate(self, params) -> jax.Array:
+        """η from its parameter θ = ``params.eta``: θ (raw) or sigmoid(θ)."""
+        return jax.nn.sigmoid(params.eta) if self.eta_param == "sigmoid" else params.eta
+
+    def rate_grad(self, params, d_rate: jax.Array) -> jax.Array:
+        """∂L/∂θ from ∂L/∂η: d_rate (raw) or d_rate · η (1 − η) (sigmoid)."""
+        if self.eta_param == "sigmoid":
+            eta = jax.nn.sigmoid(params.eta)
+            return d_rate * eta * (1.0 - eta)
+        return d_rate
+
+    def eta_parameter(self, dt) -> jax.Array:
+        """The initial θ: eta_init (raw) or logit(eta_init) (sigmoid)."""
+        eta = jnp.asarray(self.eta_init, dt)
+        return jnp.log(eta) - jnp.log1p(-eta) if self.eta_param == "sigmoid" else eta
 
     @property
     def modulated(self) -> bool:
         return False
 
     def init_plasticity(self, k_alpha: jax.Array, k_mod: jax.Array, n: int, dt) -> dict:
-        """α ~ alpha_init · U(0, 1) in its shape, η = eta_init, and w_M, b_M if modulated."""
+        """α ~ alpha_init · U(0, 1) in its shape, η = eta_init (``eta_parameter``), and w_M, b_M if modulated."""
         return dict(
             alpha=self.alpha_init * jax.random.uniform(k_alpha, alpha_shape(self.alpha, n), dt),
-            eta=jnp.asarray(self.eta_init, dt),
+            eta=self.eta_parameter(dt),
             w_M=uniform_init(k_mod, (n,), n, dt) if self.modulated else None,
-            b_M=jnp.zeros((), dt) if self.modulated else None,
+            b_M=self.modulator_bias(k_mod, n, dt) if self.modulated else None,
         )
 
 
@@ -94,6 +136,13 @@ class PlasticRNN(Plastic, Core):
     def init(self, key):
         n, d, dt = self.hidden_size, self.input_size, self.jdtype
         k_in, k_w, k_a, k_m = jax.random.split(key, 4)
+        if self.init_scheme == "released":  # nn.Linear(d, n) for W_in and b; W = 0.01·U(0, 1)
+            return PlasticParams(
+                W_in=uniform_init(k_in, (n, d), d, dt),
+                W=0.01 * jax.random.uniform(k_w, (n, n), dt),
+                b=uniform_init(jax.random.fold_in(k_in, 1), (n,), d, dt),
+                **self.init_plasticity(k_a, k_m, n, dt),
+            )
         return PlasticParams(
             W_in=uniform_init(k_in, (n, d), n, dt),
             W=uniform_init(k_w, (n, n), n, dt),
@@ -112,7 +161,7 @@ class PlasticRNN(Plastic, Core):
 
     def step(self, params, carry, x):
         h = self.hidden(params, carry, x)
-        return PlasticCarry(h, hebbian_update(self.rule, carry.hebb, params.eta, h, carry.h), None), h
+        return PlasticCarry(h, hebbian_update(self.rule, carry.hebb, self.rate(params), h, carry.h), None), h
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,13 +203,19 @@ class Neuromodulated:
         if self.modulation == "simple":
             return hebbian_update("clip", carry.hebb, M, post, pre), None
         hebb = jnp.clip(carry.hebb + M * carry.E, -1.0, 1.0)
-        return hebb, (1.0 - params.eta) * carry.E + params.eta * jnp.outer(post, pre)
+        eta = self.rate(params)
+        return hebb, (1.0 - eta) * carry.E + eta * jnp.outer(post, pre)
 
 
 @dataclasses.dataclass(frozen=True)
 class NeuromodRNN(Neuromodulated, PlasticRNN):
     """Neuromodulated plastic RNN (Backpropamine). ``modulation``: simple | retroactive;
-    ``squash``: the modulator's output function s (tanh | sigmoid | linear)."""
+    ``squash``: the modulator's output function s (tanh | sigmoid | linear); ``eta_param``
+    defaults to ``"sigmoid"``: the eligibility rate η = sigmoid(θ) stays in (0, 1) (the released
+    code's unbounded η = θ, ``"raw"``, left [0, 1] in 3 of 8 seeds and let |E| grow to 628,
+    docs/reproduction.md). Simple modulation does not use η."""
+
+    eta_param: str = "sigmoid"
 
     def step(self, params, carry, x):
         h = self.hidden(params, carry, x)

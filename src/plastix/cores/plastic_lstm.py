@@ -89,7 +89,7 @@ class PlasticLSTM(Plastic, Core):
 
     def step(self, params, carry, x):
         h, c, g = self.cell(params, carry, x)
-        hebb = hebbian_update(self.rule, carry.hebb, params.eta, g, carry.h)
+        hebb = hebbian_update(self.rule, carry.hebb, self.rate(params), g, carry.h)
         return PlasticLSTMCarry(h, c, hebb, None), h
 
 

@@ -89,6 +89,7 @@ class MetaMaze(Environment):
         "default": {},  # = the papers' 9 × 9 maze, 200 steps, +10
         "paper": {},
         "easy": {"size": 5, "episode_length": 100},  # 4 pillars; for fast demos
+        "released": {"size": 11},  # Backpropamine's released command (maze/README.md: --msize 13 = 11 × 11 inside walls)
     }
 
     def __post_init__(self):

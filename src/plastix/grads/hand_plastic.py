@@ -25,7 +25,7 @@ Backward. Adjoints of the carry leaving step t: ĥ = ∂L/∂h_t from step t+1, 
       δ_t = (1 − h_t²) ⊙ (e_t + ĥ + ĥ_tr)
       Ĥ = Ĥ_tr + α ⊙ δ_t h̃ᵀ,   ĥ_{t−1} = (W + α ⊙ H)ᵀ δ_t + h̃̂_tr       (zero at a reset)
     parameters (summed over t):
-      ∂W = δ h̃ᵀ, ∂W_in = δ xᵀ, ∂b = δ, ∂α = reduce(δ h̃ᵀ ⊙ H), ∂η = η̂,
+      ∂W = δ h̃ᵀ, ∂W_in = δ xᵀ, ∂b = δ, ∂α = reduce(δ h̃ᵀ ⊙ H), ∂θ = η̂ dη/dθ (η = θ or sigmoid(θ)),
       ∂w_M = v̂ h_t, ∂b_M = v̂, ∂x_t = W_inᵀ δ_t.
 
 Memory: no (n, n) trace is stored per step. The forward keeps hs (T, n) and Hebb/E only at
@@ -75,7 +75,7 @@ def _pad(a: jax.Array, length: int) -> jax.Array:
 
 def _trace(core, p: PlasticParams, H, E, h, hp):
     """(Hebb_{t+1}, E_{t+1}) from the carry (H, E), h_t and h̃ = h_{t−1} (module docstring)."""
-    kind, eta = _kind(core), p.eta
+    kind, eta = _kind(core), core.rate(p)
     if kind == "clip":
         return jnp.clip(H + eta * jnp.outer(h, hp), -1.0, 1.0), None
     if kind == "decay":
@@ -129,7 +129,7 @@ def _clip_mask(P):
 
 def _trace_back(core, p: PlasticParams, H, E, h, hp, dHn, dEn):
     """Trace part of the backward: (Ĥ_tr, Ê_tr, ĥ_tr, h̃̂_tr, η̂, v̂) (module docstring)."""
-    kind, eta = _kind(core), p.eta
+    kind, eta = _kind(core), core.rate(p)
     zero = jnp.zeros((), h.dtype)
     # each (n, n) @ vector product is formed once and reused (h ⊤ Ĥ' h̃ = h · (Ĥ' h̃))
     if kind in ("clip", "decay", "oja"):
@@ -219,7 +219,7 @@ def plastic_backward(core, p: PlasticParams, xs, resets, hs, ckpts, g_hs):
         W_in=deltas.T @ xs,
         W=deltas.T @ hp,
         alpha=_reduce_alpha(adj[3], p.alpha.shape),
-        eta=jnp.sum(d_etas).astype(p.eta.dtype),
+        eta=core.rate_grad(p, jnp.sum(d_etas)).astype(p.eta.dtype),  # ∂θ = ∂η · dη/dθ (eta_param)
         b=jnp.sum(deltas, axis=0),
         w_M=None if p.w_M is None else dvs @ hs,
         b_M=None if p.b_M is None else jnp.sum(dvs),

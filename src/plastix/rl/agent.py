@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 import jax
 
 from plastix.cores import CORES, as_core, make_core
-from plastix.cores.base import Core, Readout, init_readout, reset_where
+from plastix.cores.base import Core, Readout, init_readout, reset_where, uniform_init
 from plastix.cores.mlp import FEED_FORWARD, FeedForward
 from plastix.errors import PlastixError, check_positive_int, unknown_name
 
@@ -87,8 +87,11 @@ class ActorCritic:
         """Core params, then both heads drawn U(±1/sqrt(n)) with zero biases."""
         k_core, k_pi, k_v = jax.random.split(key, 3)
         n, dt = self.core.output_size, self.core.jdtype
-        return AgentParams(self.core.init(k_core), init_readout(k_pi, n, self.num_actions, dt),
-                           init_readout(k_v, n, 1, dt))
+        policy, value = init_readout(k_pi, n, self.num_actions, dt), init_readout(k_v, n, 1, dt)
+        if getattr(self.core, "init_scheme", "plastix") == "released":  # nn.Linear's biases U(±1/√n)
+            policy = policy._replace(c=uniform_init(jax.random.fold_in(k_pi, 1), (self.num_actions,), n, dt))
+            value = value._replace(c=uniform_init(jax.random.fold_in(k_v, 1), (1,), n, dt))
+        return AgentParams(self.core.init(k_core), policy, value)
 
     def initial_carry(self):
         return self.core.initial_carry()

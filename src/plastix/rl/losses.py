@@ -112,14 +112,16 @@ class LossParts(NamedTuple):
 
 
 def a2c_loss(logits_t: jax.Array, a_t: jax.Array, g_t: jax.Array, v_tm1: jax.Array, *,
-             value_coef: float = 0.1, entropy_coef: float = 0.03) -> LossParts:
+             value_coef: float = 0.1, entropy_coef: float = 0.03, concentration_coef: float = 0.0) -> LossParts:
     """Advantage actor-critic loss of one trajectory (Mnih et al. 2016, "A3C", synchronous form):
 
         L = −Σ_t log π(a_t|s_t) · sg(G_t − v_tm1) + c_v · ½ Σ_t (G_t − v_tm1)² − c_H · Σ_t H(π(·|s_t))
 
     G_t are the return targets: Monte-Carlo ``discounted_returns(r_t, discount_t)`` (Backpropamine,
     γ = 0.9), or bootstrapped / λ-returns, or ``gae_advantages(...) + v_tm1``. The baseline is
-    this episode's own v_tm1. H is the exact entropy from the logits.
+    this episode's own v_tm1. H is the exact entropy from the logits. ``concentration_coef`` c_S > 0
+    adds c_S Σ_t Σ_a π(a|s_t)² (``concentration_penalty``), the released code's stand-in for the
+    entropy bonus (its ``--bent``; set entropy_coef 0 to reproduce it exactly).
 
     Defaults are Backpropamine's released settings (Miconi et al. 2019, code: ``--blossv 0.1``,
     ``--bent 0.03``); note that code's value term has no ½ and its "entropy" term is a penalty
@@ -133,7 +135,10 @@ def a2c_loss(logits_t: jax.Array, a_t: jax.Array, g_t: jax.Array, v_tm1: jax.Arr
     policy = policy_gradient_loss(logp_t, adv_t)
     value = value_loss(v_tm1, g_t)
     ent = jnp.sum(entropy(logits_t))
-    return LossParts(policy + value_coef * value - entropy_coef * ent, policy, value, ent)
+    total = policy + value_coef * value - entropy_coef * ent
+    if concentration_coef:  # a static float: the default graph is unchanged
+        total = total + concentration_coef * jnp.sum(concentration_penalty(logits_t))
+    return LossParts(total, policy, value, ent)
 
 
 # ---------------------------------------------------------------- off-policy, importance sampling

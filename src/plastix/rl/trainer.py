@@ -38,7 +38,10 @@ Metrics per log point (means over the chunk's updates): ``step`` (environment st
 seed), ``charts/episodic_return`` (mean reward summed over an episode), ``losses/policy_loss``,
 ``losses/value_loss``, ``losses/entropy`` (per-step, per-episode means as in L),
 ``losses/skipped_updates`` (so far), and ``diagnostics/nonfinite_*`` (first update and step
-where an observation or reward was NaN/Inf, −1 if none; ``check_finite`` raises on the host).
+where an observation or reward was NaN/Inf, −1 if none; ``check_finite`` raises on the host),
+and the plasticity diagnostics ``diagnostics/eta``, ``diagnostics/mean_abs_M``,
+``diagnostics/hebb_at_clip``, ``diagnostics/max_abs_E`` (``plastix.rl.diagnostics``; from 4
+fresh episodes at each log point, NaN for cores without a Hebbian trace).
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ from plastix.envs import ENVS, as_env, make_env
 from plastix.errors import PlastixError, check_clip_norm, check_positive_int, check_step_sizes, unknown_name
 from plastix.grads.hand import HAND_BPTT_CORES, hand_scan, supports_hand_bptt
 from plastix.rl.agent import ActorCritic, AgentParams, make_agent_core
+from plastix.rl.diagnostics import DIAGNOSTICS, batch_statistics, has_trace
 from plastix.rl.losses import (LossParts, a2c_loss, batch_mean_baseline, entropy, log_prob, reinforce_loss,
                                value_loss)
 from plastix.rl.returns import discount_from_done, discounted_returns, reward_to_go
@@ -94,6 +98,11 @@ class RLConfig:
     updates_per_log: int = 10
     dtype: str = "float32"
     grad: str = "auto"  # auto | hand-bptt | bptt | rollout (module docstring)
+    # ---- options reproducing Backpropamine's released code (docs/reproduction.md; plastix.rl.released)
+    adam_eps: float = 1e-8  # Adam's ε (released: 1e-6 cue-reward, 1e-4 maze)
+    concentration_coef: float = 0.0  # a2c: + c Σ_t Σ_a π² (released cue-reward: --bent 0.1, entropy 0)
+    baseline_element0: bool = False  # a2c: every episode's baseline (and critic) is batch element 0's v_t
+    burn_in_updates: int = 0  # no optimizer step (params and Adam state kept) for the first N updates (released: 100)
 
     @property
     def num_logs(self) -> int:
@@ -165,10 +174,16 @@ def validate(config: RLConfig, *, core=None, env=None) -> None:
                            f"({config.updates_per_log}).")
     if not (np.isfinite(config.gamma) and 0.0 <= config.gamma <= 1.0):
         raise PlastixError(f"gamma must lie in [0, 1], got {config.gamma!r}.")
-    for name in ("value_coef", "entropy_coef"):
+    for name in ("value_coef", "entropy_coef", "concentration_coef"):
         value = getattr(config, name)
         if not (np.isfinite(value) and value >= 0):
             raise PlastixError(f"{name} must be a finite number >= 0, got {value!r}.")
+    if not (np.isfinite(config.adam_eps) and config.adam_eps > 0):
+        raise PlastixError(f"adam_eps must be a finite number > 0, got {config.adam_eps!r}.")
+    if not (isinstance(config.burn_in_updates, int) and config.burn_in_updates >= 0):
+        raise PlastixError(f"burn_in_updates must be an integer >= 0, got {config.burn_in_updates!r}.")
+    if config.baseline_element0 and config.algo != "a2c":
+        raise PlastixError(f"baseline_element0 is an a2c option, got algo {config.algo!r}.")
     check_step_sizes(config.lr, config.lr_end)
     check_clip_norm(config.clip_norm)
     if config.grad not in GRADS:
@@ -197,7 +212,8 @@ def build_setup(config: RLConfig, env_and_params=None, *, core=None, env=None) -
     grad = config.grad
     if grad == "auto":
         grad = "hand-bptt" if supports_hand_bptt(core) else "bptt"
-    optimizer = make_optimizer("adam", config.lr, config.lr_end, config.clip_norm, config.num_updates)
+    optimizer = make_optimizer("adam", config.lr, config.lr_end, config.clip_norm, config.num_updates,
+                               eps=config.adam_eps)
     return Setup(config, env, env_params, agent, optimizer, num_steps, grad)
 
 
@@ -244,7 +260,7 @@ def a2c_episode(config: RLConfig, ro: Rollout) -> LossParts:
     """A2C loss of one trajectory (T,) with Monte-Carlo returns and its own values."""
     g_t = discounted_returns(ro.reward, discount_from_done(ro.done, config.gamma))
     return a2c_loss(ro.logits, ro.action, g_t, ro.value, value_coef=config.value_coef,
-                    entropy_coef=config.entropy_coef)
+                    entropy_coef=config.entropy_coef, concentration_coef=config.concentration_coef)
 
 
 def reinforce_episode(config: RLConfig, ro: Rollout, baseline_t: jax.Array | None) -> LossParts:
@@ -262,6 +278,8 @@ def reinforce_episode(config: RLConfig, ro: Rollout, baseline_t: jax.Array | Non
 def batch_loss(config: RLConfig, ro: Rollout) -> LossParts:
     """The update's loss L = (1 / (B T)) Σ_b L_b and its parts, from a Rollout (B, T)."""
     if config.algo == "a2c":
+        if config.baseline_element0:  # the released code's ctrR = R − vs[0]: element 0's values for all
+            ro = ro._replace(value=jnp.broadcast_to(ro.value[:1], ro.value.shape))
         parts = jax.vmap(functools.partial(a2c_episode, config))(ro)
     else:
         g_bt = jax.vmap(reward_to_go, in_axes=(0, 0, None))(ro.reward, ro.done, config.gamma)
@@ -356,6 +374,10 @@ def optimizer_step(setup: Setup, state: TrainState, key: jax.Array, grads, parts
     """One (possibly skipped) Adam step from ``grads``; the next state and per-update metrics."""
     updates, opt_state = setup.optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
+    if setup.config.burn_in_updates:  # released code: no optimizer.step() while numepisode <= 100
+        frozen = state.update < setup.config.burn_in_updates
+        params, opt_state = jax.tree.map(lambda old, new: jnp.where(frozen, old, new),
+                                         (state.params, state.opt_state), (params, opt_state))
     nonfinite = track_nonfinite(state.nonfinite, ro, state.update)
     metrics = {"charts/episodic_return": episodic_return(ro), "losses/policy_loss": parts.policy,
                "losses/value_loss": parts.value, "losses/entropy": parts.entropy}
@@ -394,7 +416,24 @@ def log_chunk(setup: Setup, state: TrainState, _=None) -> tuple[TrainState, dict
     metrics["step"] = state.update * setup.config.batch_size * setup.num_steps
     metrics["losses/skipped_updates"] = state.opt_state.total_notfinite
     metrics.update({f"diagnostics/{name}": v for name, v in zip(NONFINITE, state.nonfinite, strict=True)})
+    metrics.update(plasticity_diagnostics(setup, state))
     return state, metrics
+
+
+# ---------------------------------------------------------------- plasticity diagnostics
+DIAGNOSTIC_EPISODES = 4  # fresh episodes per log point for plastix.rl.diagnostics
+
+
+def plasticity_diagnostics(setup: Setup, state: TrainState) -> dict:
+    """η, mean |M|, fraction of Hebb at the clip and max |E| (``plastix.rl.diagnostics``) from
+    ``DIAGNOSTIC_EPISODES`` fresh episodes of the current agent; NaN for a core without a Hebbian
+    trace. Their key is folded from the state's key, so the training's own keys are unchanged."""
+    core = setup.agent.core
+    if not has_trace(core):
+        return {name: jnp.full((), jnp.nan, jnp.float32) for name in DIAGNOSTICS}
+    keys = jax.random.split(jax.random.fold_in(state.key, 1), DIAGNOSTIC_EPISODES)
+    ro = jax.vmap(lambda k: collect_rollout(setup, state.params, k, setup.num_steps)[1])(keys)
+    return {name: v.astype(jnp.float32) for name, v in batch_statistics(core, state.params.core, ro.obs, ro.start).items()}
 
 
 def init_state(setup: Setup, key: jax.Array) -> TrainState:
