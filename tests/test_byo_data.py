@@ -10,7 +10,7 @@ import pytest
 
 from plastix.errors import PlastixError
 from plastix.tasks import as_data_task, get_task, load_data, make_sequence_data
-from plastix.tasks.data import split_indices
+from plastix.tasks.data import load_npz, split_indices
 from plastix.train.supervised import SupervisedConfig, make_trainer
 
 
@@ -202,3 +202,16 @@ def test_plastix_run_on_a_data_file_resumes_bitwise(tmp_path):
     plastix.run(config, resume=str(tmp_path / "b"), progress=False, no_plot=True)
     assert "resumed from checkpoint" in (tmp_path / "b" / "train.log").read_text()  # continued, not restarted
     assert (tmp_path / "b" / "params.npz").read_bytes() == (tmp_path / "a" / "params.npz").read_bytes()
+
+
+@pytest.mark.parametrize("content", [b"not a zip", None])
+def test_unreadable_npz_is_refused_naming_the_file(tmp_path, content):
+    """A file that is not an npz, and an npz holding object arrays (pickles), are refused with a
+    PlastixError naming the file, not a NumPy traceback."""
+    path = tmp_path / "bad.npz"
+    if content is None:
+        np.savez(path, xs=np.array([object()], dtype=object), ys=np.zeros((1, 2, 1)))
+    else:
+        path.write_bytes(content)
+    with pytest.raises(PlastixError, match=r"bad\.npz is not a readable \.npz"):
+        load_npz(path)

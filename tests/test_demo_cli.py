@@ -58,7 +58,7 @@ def test_existing_output_directory_is_refused(tmp_path, capsys):
     assert "already exists" in capsys.readouterr().err
 
 
-@pytest.mark.slow
+@pytest.mark.learning
 def test_modulated_agent_learns_and_the_elman_network_does_not(tmp_path):
     """The demo's claim on 2 seeds: neuromod-rnn far above chance, elman at chance (≈ 70 s)."""
     out = tmp_path / "demo"

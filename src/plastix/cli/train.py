@@ -124,9 +124,9 @@ def algo_of(task: str | None, algo: str | None, resume: str | None) -> str:
     return algo
 
 
-def saved_algo(path: Path) -> str:
-    """The algorithm of the run directory ``path``."""
-    from plastix.algorithms import algorithm_of_run
+def read_resumable(path: Path) -> tuple[dict, dict]:
+    """(config.json, its saved arguments) of the run directory ``path`` given to ``--resume``;
+    PlastixError when it is not a run directory or has no saved arguments."""
     from plastix.runs import read_config
 
     if not path.is_dir():
@@ -135,6 +135,14 @@ def saved_algo(path: Path) -> str:
     args = saved.get("config", {}).get("args")
     if not isinstance(args, dict):
         raise PlastixError(f"{str(path)!r} has no saved arguments in its config.json; it cannot be resumed.")
+    return saved, args
+
+
+def saved_algo(path: Path) -> str:
+    """The algorithm of the run directory ``path``."""
+    from plastix.algorithms import algorithm_of_run
+
+    saved, args = read_resumable(path)
     return args.get("algo") or saved["config"].get("algo") or algorithm_of_run(saved)[0].name
 
 
@@ -302,15 +310,9 @@ def run_resume(args) -> int:
     from plastix.algorithms import algorithm_of_run
     from plastix.cli.args import flat_args
     from plastix.driver import RunOptions, run
-    from plastix.runs import read_config
 
     path = Path(args.options.resume)
-    if not path.is_dir():
-        raise PlastixError(f"--resume {str(path)!r}: no such run directory.")
-    saved = read_config(path)
-    saved_args = saved.get("config", {}).get("args")
-    if not isinstance(saved_args, dict):
-        raise PlastixError(f"{str(path)!r} has no saved arguments in its config.json; it cannot be resumed.")
+    saved, saved_args = read_resumable(path)
     if saved_args:
         args = resume_args(args, saved_args, path)
     entry, config = algorithm_of_run(saved)

@@ -248,7 +248,7 @@ def import_equinox():
     try:
         import equinox
     except ImportError as err:
-        raise PlastixError("EquinoxCell needs equinox, an optional dependency: pip install equinox") from err
+        raise PlastixError("EquinoxCell needs equinox, an optional dependency: pip install plastix[equinox]") from err
     return equinox
 
 

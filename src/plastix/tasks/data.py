@@ -37,6 +37,7 @@ import csv
 import dataclasses
 import os
 import re
+import zipfile
 from pathlib import Path
 
 import jax
@@ -167,11 +168,15 @@ def make_sequence_data(xs, ys, mask=None, *, num_classes: int | None = None, sou
 # ---------------------------------------------------------------- files
 def load_npz(path: str | Path) -> SequenceData:
     """Arrays ``xs``, ``ys`` and optionally ``mask`` from a ``.npz`` file."""
-    with np.load(path, allow_pickle=False) as f:
-        keys = set(f.files)
-        if not {"xs", "ys"} <= keys or keys - set(NPZ_KEYS):
-            raise PlastixError(f"data: {path} must hold arrays xs, ys and optionally mask; it holds {sorted(keys)}.")
-        arrays = {k: f[k] for k in keys}
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            keys = set(f.files)
+            if not {"xs", "ys"} <= keys or keys - set(NPZ_KEYS):
+                raise PlastixError(f"data: {path} must hold arrays xs, ys and optionally mask; it holds {sorted(keys)}.")
+            arrays = {k: f[k] for k in keys}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:  # not an npz, truncated, or object arrays
+        raise PlastixError(f"data: {path} is not a readable .npz of numeric arrays xs, ys[, mask] "
+                           f"({type(err).__name__}: {err}).") from None
     return make_sequence_data(arrays["xs"], arrays["ys"], arrays.get("mask"), source=str(path))
 
 
