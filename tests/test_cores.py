@@ -53,6 +53,8 @@ def ref_state(core):
         return {"y": np.zeros(core.output_size)}
     if name == "ESN":
         return {"x": np.zeros(n), "y": np.zeros(core.feedback_size)}
+    if name == "TDNN":  # every layer's inputs since the episode start
+        return {"past": [[] for _ in core.window]}
     state = {"h": np.zeros(n), "c": np.zeros(n), "hebb": np.zeros((n, n)), "E": np.zeros((n, n))}
     return state
 
@@ -125,6 +127,22 @@ def ref_esn(core, p, s, x):
     return {"x": xn, "y": s["y"]}, xn
 
 
+def ref_tdnn(core, p, s, x):
+    # Waibel et al. 1989; layer k taps its input j·δ_k steps back, δ_1 = 1, δ_{k+1} = δ_k s_k
+    # (the sub-sampling stride); a tap before the episode start reads zero.
+    past, h, dil = [], x, 1
+    for k, layer in enumerate(p):
+        hist = s["past"][k] + [h]
+        a = layer["b"].copy()
+        for j in range(layer["W"].shape[0]):
+            if j * dil < len(hist):
+                a = a + layer["W"][j] @ hist[-1 - j * dil]
+        past.append(hist)
+        h = ACT[core.activation](a)
+        dil *= core.stride[k] if k < len(core.stride) else 1
+    return {"past": past}, h
+
+
 def alpha_full(alpha, n):
     """α broadcast to (n, n) by explicit loops: (n, n), (n, 1) per post neuron, (1, 1)."""
     return np.array([[alpha[min(i, alpha.shape[0] - 1), min(j, alpha.shape[1] - 1)] for j in range(n)] for i in range(n)])
@@ -168,6 +186,7 @@ REF_STEPS = {
     "GRU": ref_gru,
     "Multiplicative": ref_multiplicative,
     "ESN": ref_esn,
+    "TDNN": ref_tdnn,
     "PlasticRNN": ref_plastic_rnn,
     "NeuromodRNN": ref_plastic_rnn,
     "PlasticLSTM": ref_plastic_lstm,
@@ -178,6 +197,8 @@ REF_STEPS = {
 def ref_params(core, params):
     if isinstance(core, Stacked):
         return [ref_params(c, pc) for c, pc in zip(core.cores, params.layers)]
+    if type(core).__name__ == "TDNN":
+        return [np_params(layer) for layer in params.layers]
     return np_params(params)
 
 
@@ -209,6 +230,7 @@ CASES = {
     "gru": lambda d, n, dt: make_core("gru", d, n, dtype=dt),
     "multiplicative": lambda d, n, dt: make_core("multiplicative", d, n, dtype=dt),
     "esn": lambda d, n, dt: make_core("esn", d, n, dtype=dt, leak_rate=0.6, density=0.5),
+    "tdnn": lambda d, n, dt: make_core("tdnn", d, n, dtype=dt, window="3,2", stride=2),
     "plastic-rnn": lambda d, n, dt: make_core("plastic-rnn", d, n, dtype=dt),
     "neuromod-rnn": lambda d, n, dt: make_core("neuromod-rnn", d, n, dtype=dt),
     "neuromod-rnn-simple": lambda d, n, dt: make_core("neuromod-rnn", d, n, dtype=dt, modulation="simple"),
@@ -227,6 +249,9 @@ VARIANTS = {
     "plastic-lstm-decay-neuron": lambda d, n, dt: make_core("plastic-lstm", d, n, dtype=dt, rule="decay", alpha="neuron"),
     "plastic-lstm-oja-single": lambda d, n, dt: make_core("plastic-lstm", d, n, dtype=dt, rule="oja", alpha="single"),
     "neuromod-lstm-linear-neuron": lambda d, n, dt: make_core("neuromod-lstm", d, n, dtype=dt, squash="linear", alpha="neuron"),
+    "tdnn-3-layers-sigmoid": lambda d, n, dt: make_core("tdnn", d, n, dtype=dt, window=2, layers=3, stride="2,3",
+                                                        activation="sigmoid"),
+    "tdnn-1-layer-relu": lambda d, n, dt: make_core("tdnn", d, n, dtype=dt, window=4, activation="relu"),
 }
 D, N, T = 3, 4, 6
 
@@ -369,6 +394,7 @@ BAD_OPTIONS = {
     "lstm": {"forget_bias": float("nan")},
     "multiplicative": {"g": "cube"},
     "esn": {"leak_rate": 0.0},
+    "tdnn": {"window": 0},
     "plastic-rnn": {"rule": "bcm"},
     "neuromod-rnn": {"modulation": "delayed"},
     "plastic-lstm": {"alpha": "synapse"},

@@ -20,10 +20,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "plot": ("plastix.cli.plot", "PlotArgs", "plot learning curves of run directories (median and IQR, or bootstrap CI bands, over seeds)"),
     "solve": ("plastix.cli.solve", "SolveArgs", "solve a known MDP by value or policy iteration"),
     "eval": ("plastix.cli.eval", "EvalArgs", "run fresh episodes with the trained agents of an RL run directory"),
-    "compare": ("plastix.cli.compare", "CompareArgs", "compare runs: final performance, IQM with bootstrap CIs, rank-sum tests"),
+    "compare": ("plastix.cli.compare", "CompareArgs", "compare runs: final performance, IQM with bootstrap CIs, profiles, P(A > B), rank-sum tests"),
     "sweep": ("plastix.cli.sweep", "SweepArgs", "hyperparameter search and population-based training on Ray Tune"),
     "demo": ("plastix.cli.demo", "DemoArgs", "train a neuromodulated and a non-plastic agent side by side where the answer changes every episode"),
     "list": ("plastix.cli.listing", "ListArgs", "list cores, tasks, algorithms and gradient methods"),
+    "hopfield": ("plastix.cli.hopfield", "HopfieldArgs", "Hopfield networks: the fraction of stored patterns recalled against the load P/N"),
 }
 
 

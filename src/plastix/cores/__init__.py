@@ -6,6 +6,7 @@ Options per core (keyword arguments of ``make_core``; every core also takes ``dt
 - ``jordan``: output_size, activation, teacher_forcing (inputs from ``teacher_inputs``)
 - ``lstm``: forget_bias (default 1.0);  ``peephole-lstm``, ``gru``: none
 - ``multiplicative``: f, g (tanh | sigmoid | relu | linear)
+- ``tdnn``: window (per layer, e.g. "3,5"), layers, stride (sub-sampling between layers), activation
 - ``plastic-rnn``, ``plastic-lstm``: alpha (connection | neuron | single), rule (clip | decay |
   oja), eta_init, alpha_init (plastic-lstm also forget_bias)
 - ``neuromod-rnn``, ``neuromod-lstm``: the same plus modulation (simple | retroactive), squash
@@ -32,6 +33,7 @@ from plastix.cores.multiplicative import Multiplicative
 from plastix.cores.plastic import NeuromodRNN, PlasticRNN
 from plastix.cores.plastic_lstm import NeuromodLSTM, PlasticLSTM
 from plastix.cores.stack import Bidirectional, Stacked, make_stack
+from plastix.cores.tdnn import TDNN
 from plastix.errors import PlastixError, unknown_name
 
 # name -> (module, class), resolved by ``core_class``.
@@ -42,6 +44,7 @@ CORES: dict[str, tuple[str, str]] = {
     "peephole-lstm": ("plastix.cores.lstm_peephole", "PeepholeLSTM"),
     "gru": ("plastix.cores.gru", "GRU"),
     "multiplicative": ("plastix.cores.multiplicative", "Multiplicative"),
+    "tdnn": ("plastix.cores.tdnn", "TDNN"),
     "esn": ("plastix.cores.esn", "ESN"),
     "plastic-rnn": ("plastix.cores.plastic", "PlasticRNN"),
     "neuromod-rnn": ("plastix.cores.plastic", "NeuromodRNN"),
@@ -104,6 +107,7 @@ __all__ = [
     "PlasticRNN",
     "Readout",
     "Stacked",
+    "TDNN",
     "core_class",
     "init_readout",
     "loop_core",
