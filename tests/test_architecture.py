@@ -26,9 +26,11 @@ LAYERS = [
     ("cores", ["plastix.cores"]),
     ("grads", ["plastix.grads"]),
     ("tasks and environments", ["plastix.tasks", "plastix.envs"]),
-    ("algorithms", ["plastix.rl", "plastix.dqn", "plastix.mdp", "plastix.train", "plastix.exercises"]),
+    ("algorithms", ["plastix.rl", "plastix.dqn", "plastix.mdp", "plastix.train", "plastix.exercises",
+                    "plastix.hopfield"]),
     ("driver", ["plastix", "plastix.driver", "plastix.algorithms", "plastix.runs", "plastix.checkpoint", "plastix.tb",
-                "plastix.plot", "plastix.sweep", "plastix.rl.plots", "plastix.mdp.plots"]),
+                "plastix.loggers", "plastix.plot", "plastix.sweep", "plastix.rl.plots", "plastix.mdp.plots",
+                "plastix.hopfield.plots"]),
     ("cli", ["plastix.cli"]),
 ]
 LEVEL = {prefix: i for i, (_, prefixes) in enumerate(LAYERS) for prefix in prefixes}

@@ -10,8 +10,9 @@ command line (``plastix train``) only turns flags into a config and calls it::
     RunOptions ──▶ run directory (config.json, train.log)  ──or──  resume: its newest checkpoint
                                    │
                                    ▼
-           run_segments(trainer, seed_keys(seeds), plan)      jit(vmap(trainer.run)) per segment
-               after each segment: progress bar, checks, checkpoint, metrics.csv, TensorBoard
+           run_segments(trainer, seed_keys(seeds), plan)      jit(vmap(trainer.run)) per log point
+               after each log point: progress bar, checks, loggers (metrics.csv, TensorBoard, W&B)
+               after each planned segment: a checkpoint
                                    │
                                    ▼
            params.npz (or q_table.npy), metrics.csv, curves.png, a summary   ──▶  Result
@@ -21,11 +22,12 @@ command line (``plastix train``) only turns flags into a config and calls it::
   switch are in ``plastix.train.harness``; each algorithm package builds a ``Trainer``.
 * Seeds: seed ``s`` starts from ``jax.random.PRNGKey(s)``; ``RunOptions.seeds`` of them train at
   once (vmapped; split across devices when there are several, bitwise the same).
-* Segments: the run's ``num_logs`` log points are cut into ``RunOptions.segments`` jitted
-  segments (or chunks of ``checkpoint_every``); the result is bitwise that of one call, and a
-  resume from any checkpoint is bitwise that of not stopping.
-* Run directory layout: ``plastix.runs``; checkpoints: ``plastix.checkpoint``; TensorBoard:
-  ``plastix.tb``.
+* Segments: the run's ``num_logs`` log points are cut into ``RunOptions.segments`` segments
+  (or chunks of ``checkpoint_every``), a checkpoint after each; every log point is its own
+  jitted call, so its metrics reach the loggers at once. The result is bitwise that of one
+  call, and a resume from any checkpoint is bitwise that of not stopping.
+* Run directory layout: ``plastix.runs``; checkpoints: ``plastix.checkpoint``; experiment
+  tracking (metrics.csv, TensorBoard, Weights & Biases, your own loggers): ``plastix.loggers``.
 * ``load(run_dir)`` reads a finished run back: its algorithm, config, seeds, parameters and metrics.
 """
 
@@ -34,18 +36,19 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
 from plastix.algorithms import (Algorithm, algorithm_of, algorithm_of_run, plot, run_name_task, save_final, summarize,
                                 task_label, task_record, trained_task)
 from plastix.errors import PlastixError, check_positive_int
+from plastix.loggers import WANDB_MODES, check_loggers, import_wandb
 from plastix.runs import (RunControl, SegmentSaver, default_run_name, log_line, open_run, plan_segments,
                           read_config, read_metrics, tee_log, write_metrics)
 from plastix.runs import metric_rows
 
-SEGMENTS = 10  # jitted segments (progress-bar updates, checkpoints) per run
+SEGMENTS = 10  # driver segments (checkpoints) per run
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,16 +72,26 @@ class RunOptions:
     """Stop the run when more than this many updates were skipped for a non-finite loss or gradient."""
     tensorboard: bool = False
     """Also write TensorBoard event files (needs `pip install plastix[tensorboard]`)."""
+    wandb: bool = False
+    """Also log to Weights & Biases, one W&B run per seed (needs `pip install "plastix[wandb]"`)."""
+    wandb_project: str = "plastix"
+    """--wandb: the W&B project (a resumed run stays in the project it started in)."""
+    wandb_entity: str | None = None
+    """--wandb: the W&B entity (user or team); None = the account's default."""
+    wandb_mode: Literal["online", "offline", "disabled"] | None = None
+    """--wandb: online, offline (files in RUN_DIR/wandb/, upload later with `wandb sync`) or disabled; None =
+    $WANDB_MODE if set, else online when W&B credentials are present (WANDB_API_KEY or a netrc entry), else offline."""
     quiet: bool = False
     """No progress bar."""
     no_plot: bool = False
     """Skip the learning-curve PNG."""
     segments: int = SEGMENTS
-    """Jitted segments per run when ``checkpoint_every`` is None."""
+    """Checkpoints per run when ``checkpoint_every`` is None."""
 
 
 # options that may change on a resume (they do not change the training)
-RESUME_FREE = ("resume", "quiet", "no_plot", "keep_checkpoints", "max_skipped", "tensorboard")
+RESUME_FREE = ("resume", "quiet", "no_plot", "keep_checkpoints", "max_skipped", "tensorboard", "wandb",
+               "wandb_project", "wandb_entity", "wandb_mode")
 
 
 class Result(NamedTuple):
@@ -117,6 +130,9 @@ def check_options(options: RunOptions) -> list[int]:
         check_positive_int("checkpoint_every", options.checkpoint_every)
     if isinstance(options.max_skipped, bool) or not isinstance(options.max_skipped, int) or options.max_skipped < 0:
         raise PlastixError(f"max_skipped must be a non-negative integer, got {options.max_skipped!r}.")
+    if options.wandb_mode is not None and options.wandb_mode not in WANDB_MODES:
+        raise PlastixError(f"wandb_mode must be one of {', '.join(WANDB_MODES)} (or None), "
+                           f"got {options.wandb_mode!r}.")
     if options.resume and options.out is None:
         raise PlastixError("resume needs the run directory to continue (out=RUN_DIR).")
     if options.resume and not Path(options.out).is_dir():
@@ -167,7 +183,7 @@ def resume_options(options: RunOptions, given: set[str] | None) -> RunOptions:
 
 
 def run(config, options: RunOptions | None = None, *, progress: bool | None = None, core=None, env=None,
-        data=None, flags: dict | None = None, **overrides) -> Result:
+        data=None, flags: dict | None = None, loggers=(), **overrides) -> Result:
     """Train ``config`` (any algorithm's config: SupervisedConfig, RLConfig, DQNConfig,
     GridConfig) for ``options.seeds`` seeds and save the run directory. Returns a ``Result``.
 
@@ -176,6 +192,8 @@ def run(config, options: RunOptions | None = None, *, progress: bool | None = No
     ``progress=False`` hides the progress bar. ``core``, ``env``, ``data``: user-supplied objects
     the algorithm's ``make_trainer`` accepts (a core, an environment, sequence data); a resume
     needs the same objects again. ``flags``: the command-line arguments, stored in config.json.
+    ``loggers``: more ``plastix.loggers.Logger`` objects, each given every new log point of every
+    seed (``log(step, metrics, seed=, wall_time=)``) and closed at the end.
     """
     from plastix.train.harness import set_dtype
 
@@ -185,9 +203,14 @@ def run(config, options: RunOptions | None = None, *, progress: bool | None = No
         options = resume_options(options, set(overrides) if not explicit else None)
     entry = algorithm_of(config)
     seeds = check_options(options)
+    loggers = check_loggers(loggers)
+    if options.wandb:
+        import_wandb()  # a missing extra is an error before anything is built or written
     set_dtype(getattr(config, "dtype", "float32"))
     parts = {k: v for k, v in (("core", core), ("env", env), ("data", data)) if v is not None}
     if entry.host_loop(config):
+        if loggers:
+            raise PlastixError("loggers= is not available for gymnasium:<id> tasks (a host loop).")
         return run_host(entry, config, options, seeds, flags)
     trainer = entry.make_trainer(config, **parts)  # builds and traces: errors before any file is written
     task = trained_task(entry, trainer.setup)  # the data's task when data= replaces config.task
@@ -197,7 +220,7 @@ def run(config, options: RunOptions | None = None, *, progress: bool | None = No
                "task": task_record(config, task, parts)}
     control = open_run(options, default_run_name(run_name_task(label), config.core, entry.name),
                        payload, seeds, describe=describe(entry, label, flags))
-    states, metrics, walls = train_segments(trainer, entry, seeds, control, options)
+    states, metrics, walls = train_segments(trainer, entry, seeds, control, options, loggers)
     finish(entry, control.run_dir, config, states, metrics, walls, seeds, options, task)
     return Result(states, metrics, control.run_dir, config, seeds)
 
@@ -242,11 +265,14 @@ def segment_check(entry: Algorithm, seeds: list[int]):
 
 
 def train_segments(trainer, entry: Algorithm, seeds: list[int], control: RunControl | None,
-                   options: RunOptions):
-    """Train every seed (vmapped) in jitted segments with a progress bar; with ``control`` a
-    checkpoint, ``metrics.csv`` and TensorBoard events after every segment, ``max_skipped``
-    enforced, and ``control.resume`` continuing from the newest checkpoint. Returns (final
-    states stacked over seeds, metrics {name: (S, num_logs)}, wall-clock seconds (num_logs,))."""
+                   options: RunOptions, loggers=()):
+    """Train every seed (vmapped) in jitted segments with a progress bar. With ``control``: one
+    jitted call per log point, whose metrics go at once to the loggers (metrics.csv, TensorBoard,
+    W&B, ``loggers``), ``max_skipped`` enforced, a checkpoint at the end of every planned segment
+    (``plan_segments``), and ``control.resume`` continuing from the newest checkpoint. Splitting
+    the log points over calls changes no number: a scan of n log chunks is bitwise n scans of one
+    (``run_segments``). Returns (final states stacked over seeds, metrics {name: (S, num_logs)},
+    wall-clock seconds at each log point (num_logs,))."""
     from plastix.train.harness import run_segments, seed_keys
 
     config = trainer.setup.config
@@ -256,8 +282,12 @@ def train_segments(trainer, entry: Algorithm, seeds: list[int], control: RunCont
     start = time.perf_counter() - (walls[-1] if walls else 0.0)
     per_log = units_per_log(trainer, entry)
     check = segment_check(entry, seeds)
-    saver = SegmentSaver(control, entry.metric_names, walls, prior) if control is not None else None
     remaining = plan if prior is None else plan[prior.segment:]
+    saver = None
+    if control is not None:
+        done_at = np.cumsum(plan).tolist()  # log points done at each checkpoint
+        saver = SegmentSaver(control, entry.metric_names, walls, prior, ends=done_at, extra=loggers)
+        remaining = [1] * sum(remaining)  # one jitted call per log point: the loggers see each at once
     done0 = 0 if prior is None else prior.done
     label = task_label(config, trained_task(entry, trainer.setup), {})
     bar = None if options.quiet else ProgressBar(config, len(seeds), entry, per_log, done0, label)
@@ -347,8 +377,8 @@ def run_host(entry: Algorithm, config, options: RunOptions, seeds: list[int], fl
     from plastix.envs import make_env
     from plastix.rl.host_loop import train_host
 
-    if options.resume or options.tensorboard:
-        raise PlastixError("resume and tensorboard are not available for gymnasium:<id> tasks (a host loop).")
+    if options.resume or options.tensorboard or options.wandb:
+        raise PlastixError("resume, tensorboard and wandb are not available for gymnasium:<id> tasks (a host loop).")
     steps = int(make_env(config.task, config.preset, **dict(config.env_settings))[1].episode_length)
     payload = {"algo": entry.name, "resolved": dataclasses.asdict(config), "args": flags or {},
                "options": dataclasses.asdict(options), "parts": {}}

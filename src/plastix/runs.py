@@ -4,12 +4,14 @@ Layout of a run directory::
 
     config.json     resolved arguments + versions (plastix, jax, python) + the seed list
     metrics.csv     long format, one row per (step, seed): step, wall_time, seed, <metric>...
-                    metric names are namespaced, e.g. charts/eval_loss, losses/train_loss
+                    metric names are namespaced, e.g. charts/eval_loss, losses/train_loss;
+                    a row is appended at every log point (``plastix.loggers.CSVLogger``)
     checkpoints/    step_XXXXXXXX/ atomic checkpoints, the newest N (``plastix.checkpoint``)
     params.npz      final parameters, leaves stacked over seeds (``save_params``, ``plastix.checkpoint.save_tree``)
     curves.png      learning curves (median and inter-quartile range over seeds)
     train.log       what the run printed, with timestamps (appended to by a resume)
     tensorboard/    with --tensorboard: seed_<seed>/ event files (``plastix.tb``)
+    wandb/          with --wandb: the W&B runs' local files; wandb.json their ids (``plastix.loggers``)
 """
 
 from __future__ import annotations
@@ -176,6 +178,7 @@ class RunControl(NamedTuple):
     keep: int = 3
     max_skipped: int = 100
     tensorboard: bool = False
+    wandb: Any = None  # plastix.loggers.WandbSettings, None = no W&B
 
 
 def open_run(options: Any, default_name: str, payload: dict, seeds: list[int], describe: str = "") -> RunControl:
@@ -195,8 +198,13 @@ def open_run(options: Any, default_name: str, payload: dict, seeds: list[int], d
     else:
         path = create_run_dir(options.out, default_name, payload, seeds)
         log_line(path, f"started: {describe} (seeds {seeds}); config in {CONFIG}")
+    wandb = None
+    if getattr(options, "wandb", False):
+        from plastix.loggers import WandbSettings
+
+        wandb = WandbSettings(options.wandb_project, options.wandb_entity, options.wandb_mode)
     return RunControl(path, list(seeds), digest, bool(options.resume), options.checkpoint_every,
-                      options.keep_checkpoints, options.max_skipped, options.tensorboard)
+                      options.keep_checkpoints, options.max_skipped, options.tensorboard, wandb)
 
 
 def plan_segments(num_logs: int, checkpoint_every: int | None, segments: int = 10) -> list[int]:
@@ -212,13 +220,10 @@ def plan_segments(num_logs: int, checkpoint_every: int | None, segments: int = 1
 
 def metric_rows(metrics: dict, seeds: list[int], walls, names) -> list[dict]:
     """Long format: one row per (log point, seed) with step, wall_time, seed and the metrics."""
-    rows = []
-    for i in range(metrics["step"].shape[-1]):
-        for s, seed in enumerate(seeds):
-            row = {"step": int(metrics["step"][s, i]), "wall_time": round(float(walls[i]), 3), "seed": seed}
-            row.update({name: float(metrics[name][s, i]) for name in names if name in metrics})
-            rows.append(row)
-    return rows
+    from plastix.loggers import rows_of
+
+    return [{"step": r.step, "wall_time": r.wall_time, "seed": r.seed, **r.metrics}
+            for r in rows_of(metrics, seeds, walls, names)]
 
 
 def check_skipped(metrics: dict, seeds: list[int], max_skipped: int, first_new: int, names) -> None:
@@ -250,43 +255,65 @@ def check_skipped(metrics: dict, seeds: list[int], max_skipped: int, first_new: 
 
 
 class SegmentSaver:
-    """``after_segment`` hook of ``plastix.train.harness.run_segments``: appends the segment's
-    metrics, enforces ``max_skipped``, then writes a checkpoint, ``metrics.csv`` (every log point
-    so far: a resume rewrites the file, never duplicates rows) and TensorBoard events."""
+    """``after_segment`` hook of ``plastix.train.harness.run_segments``, called after every log
+    point (the driver runs one jitted segment per log point): appends the log point's metrics,
+    enforces ``max_skipped``, hands every seed's metrics to the run's loggers (metrics.csv,
+    TensorBoard, W&B, the user's: ``plastix.loggers``), and at the end of each planned segment
+    (``ends``: log points done at each checkpoint) writes a checkpoint.
 
-    def __init__(self, control: RunControl, names, walls: list, prior=None):
-        from plastix.tb import TensorBoardLog
+    A resume (``prior``: the restored checkpoint) opens the loggers with the checkpoint's log
+    points, so metrics.csv and TensorBoard are rewritten from them and W&B skips what it has:
+    log points computed after that checkpoint and before the interrupt are not duplicated."""
 
+    def __init__(self, control: RunControl, names, walls: list, prior=None, ends=None, extra=()):
         self.control, self.walls = control, walls
         self.names = None if names is None else list(names)  # None: every metric but step and diagnostics/*
         self.metrics = dict(prior.metrics) if prior is not None else {}
         self.segment = prior.segment if prior is not None else 0
-        self.tb = None
-        if control.tensorboard:
-            rewrite = prior.metrics if prior is not None else None
-            self.tb = TensorBoardLog(control.run_dir, control.seeds, rewrite=rewrite)
+        self.ends = None if ends is None else set(ends)  # None: a checkpoint after every call
+        self.extra, self.loggers = list(extra), None
         if prior is not None:
             log_line(control.run_dir, f"resumed from checkpoint {prior.path.name} (log point {prior.done})")
+            self._open(self.metrics)
+
+    def _open(self, metrics: dict) -> None:
+        """The loggers, once the metric names are known (from the first metrics seen)."""
+        from plastix.loggers import open_loggers, rows_of
+
+        c = self.control
+        if self.names is None:
+            self.names = [k for k in metrics if k != "step" and not k.startswith("diagnostics/")]
+        self.names = [n for n in self.names if n in metrics]
+        history = rows_of(self.metrics, c.seeds, self.walls, self.names) if self.metrics else []
+        self.loggers = open_loggers(c.run_dir, c.seeds, self.names, history, tensorboard=c.tensorboard,
+                                    wandb=c.wandb, extra=self.extra)
 
     def __call__(self, done: int, states: Any, part: dict) -> None:
         from plastix import checkpoint
+        from plastix.loggers import rows_of
 
         c = self.control
         first_new = self.metrics["step"].shape[-1] if self.metrics else 0
         merged = {k: np.concatenate([self.metrics[k], v], axis=-1) if self.metrics else np.asarray(v)
                   for k, v in part.items()}
-        if self.names is None:
-            self.names = [k for k in merged if k != "step" and not k.startswith("diagnostics/")]
-        check_skipped(merged, c.seeds, c.max_skipped, first_new, self.names)
+        check_skipped(merged, c.seeds, c.max_skipped, first_new, self.names or
+                      [k for k in merged if k != "step" and not k.startswith("diagnostics/")])
+        if self.loggers is None:
+            self._open(merged)
+        self.metrics = merged
+        for row in rows_of(part, c.seeds, self.walls[first_new:done], self.names):
+            for logger in self.loggers:
+                logger.log(row.step, row.metrics, seed=row.seed, wall_time=row.wall_time)
+        if self.ends is not None and done not in self.ends:
+            return
         step = int(np.max(merged["step"][:, -1]))
         path = checkpoint.save(c.run_dir, states, merged, self.walls[:done], done=done, segment=self.segment + 1,
                                step=step, config_digest=c.config_digest, keep=c.keep)
-        self.metrics, self.segment = merged, self.segment + 1
-        write_metrics(c.run_dir, metric_rows(merged, c.seeds, self.walls, self.names))
-        if self.tb is not None:
-            self.tb.write(part)
+        self.segment += 1
         log_line(c.run_dir, f"log point {done}, step {step}: checkpoint {path.name}")
 
     def close(self) -> None:
-        if self.tb is not None:
-            self.tb.close()
+        from plastix.loggers import close_all
+
+        if self.loggers is not None:
+            close_all(self.loggers)

@@ -4,10 +4,11 @@ One writer per seed, ``run_dir/tensorboard/seed_<seed>/``, so TensorBoard overla
 as runs; every metric is a scalar tagged by its namespaced name (``charts/episodic_return``,
 ``losses/value_loss``) at its ``step`` (training sequences or environment steps per seed).
 
-Resume without duplicates: event files are derived data. Events are written only for log
-points already saved in a checkpoint, and ``TensorBoardLog(..., rewrite=metrics)`` (used on
-resume) deletes the directory and writes every saved log point again, so the steps in the
-files are exactly the checkpoint's, increasing, each once.
+Events are written at every log point (``plastix.loggers.TensorBoardLogger`` calls ``add``).
+Resume without duplicates: event files are derived data. ``TensorBoardLog(..., rewrite=metrics)``
+(used on resume, with the checkpoint's metrics) deletes the directory and writes every saved log
+point again, so the steps after a resume are the checkpoint's and then the new ones, increasing,
+each once.
 
 Needs tensorboardX (``pip install plastix[tensorboard]``).
 """
@@ -36,15 +37,16 @@ def _summary_writer():
 class TensorBoardLog:
     """Per-seed scalar writers under ``run_dir/tensorboard``.
 
-    ``write(metrics)`` takes one segment's metrics ``{name: (S, L)}`` with a ``step`` entry and
-    adds every other finite-or-not scalar at its step; ``close()`` flushes the files."""
+    ``write(metrics)`` takes metrics ``{name: (S, L)}`` with a ``step`` entry and adds every
+    other finite-or-not scalar at its step; ``add(seed, step, metrics)`` one log point of one
+    seed; ``close()`` flushes the files."""
 
     def __init__(self, run_dir: str | Path, seeds: list[int], rewrite: dict | None = None):
         writer_class = _summary_writer()
         self.root = Path(run_dir) / DIRNAME
         if rewrite is not None and self.root.exists():
             shutil.rmtree(self.root)
-        self.seeds = list(seeds)
+        self.seeds = [int(s) for s in seeds]
         self.writers = [writer_class(logdir=str(self.root / f"seed_{seed}")) for seed in self.seeds]
         if rewrite:
             self.write(rewrite)
@@ -52,11 +54,16 @@ class TensorBoardLog:
     def write(self, metrics: dict) -> None:
         steps = np.asarray(metrics["step"])
         names = [k for k in metrics if k != "step"]
-        for s, writer in enumerate(self.writers):
+        for s, seed in enumerate(self.seeds):
             for i in range(steps.shape[-1]):
-                for name in names:
-                    writer.add_scalar(name, float(np.asarray(metrics[name])[s, i]), int(steps[s, i]))
-            writer.flush()
+                self.add(seed, int(steps[s, i]), {name: float(np.asarray(metrics[name])[s, i]) for name in names})
+
+    def add(self, seed: int | None, step: int, metrics: dict) -> None:
+        """One log point of one seed (None: the first): every metric at ``step``, flushed."""
+        writer = self.writers[0 if seed is None else self.seeds.index(int(seed))]
+        for name, value in metrics.items():
+            writer.add_scalar(name, float(value), int(step))
+        writer.flush()
 
     def close(self) -> None:
         for writer in self.writers:
