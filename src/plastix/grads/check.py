@@ -95,7 +95,7 @@ def check_grads(core_name: str, hidden: int = 8, steps: int = 12, input_size: in
 
     Returns:
       {"core", "hidden", "steps", "input_size", "seed", "n_params", "fd_coords",
-       "max_rel_err": {method: float}, "tolerance": {method: float}, "ok": bool}
+        "max_rel_err": {method: float}, "tolerance": {method: float}, "ok": bool}
     """
     check_positive_int("hidden", hidden)
     check_positive_int("input_size", input_size)

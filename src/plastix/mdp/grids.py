@@ -44,7 +44,7 @@ FREE, WALLS, CLIFF = (".", "F", "S"), ("#", "W"), "C"
 @dataclasses.dataclass(frozen=True)
 class GridLayout:
     """Where states sit on the grid. state_of[r, c] = state index or −1 (wall or cliff);
-    cells[s] = (r, c); kinds[r][c] = the map token."""
+    cells[s] = (r, c); ``kinds[r][c]`` = the map token."""
 
     shape: tuple[int, int]
     state_of: np.ndarray
