@@ -7,5 +7,6 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e .
+# -c: the exact versions of requirements/lock.txt (scripts/lock.sh), so results repeat bitwise
+.venv/bin/python -m pip install --quiet -c requirements/lock.txt -e .
 .venv/bin/plastix demo "$@"

@@ -181,3 +181,90 @@ def test_curve_stats_bands(two_rl_runs):
         assert (iqr.low[j], iqr.center[j], iqr.high[j]) == pytest.approx(tuple(np.percentile(vals, [25, 50, 75])))
         assert ci.center[j] == pytest.approx(scipy.stats.trim_mean(vals, 0.25))  # 8 seeds
         assert ci.low[j] <= ci.center[j] <= ci.high[j] and ci.low[j] < ci.high[j]
+
+
+# ----------------------------------------------------------------------------- profiles, improvement, IQM variants
+
+
+def bootstrap_draws(rng, reps, n):
+    """Index sets of a percentile bootstrap, one repetition at a time: floor(n · U)."""
+    return [np.minimum(np.floor(rng.random(n) * n).astype(int), n - 1) for _ in range(reps)]
+
+
+def test_profiles_and_probability_of_improvement_equal_loops(two_rl_runs, capsys):
+    good, bad = two_rl_runs
+    result = compare_json(capsys, good, bad, "--reps", "300", "--seed", "5", "--taus", "11")
+    finals = [final_from_csv(d, "charts/episodic_return", 2) for d in (good, bad)]
+    pooled = np.concatenate(finals)
+    taus = [pooled.min() + k * (pooled.max() - pooled.min()) / 10 for k in range(11)]
+    np.testing.assert_allclose(result["profile_tau"], taus, rtol=1e-12)
+    for run, final in zip(result["runs"], finals, strict=True):
+        # Agarwal et al. (2021), the run-score distribution: the fraction of seeds scoring above τ, and its bootstrap band
+        fraction = [np.mean([v > t for v in final]) for t in taus]
+        draws = bootstrap_draws(np.random.default_rng(5), 300, final.size)
+        dist = [[np.mean([v > t for v in final[i]]) for t in taus] for i in draws]
+        np.testing.assert_allclose(run["profile"]["fraction"], fraction, rtol=1e-12)
+        np.testing.assert_allclose(run["profile"]["low"], np.quantile(dist, 0.025, axis=0), rtol=1e-12)
+        np.testing.assert_allclose(run["profile"]["high"], np.quantile(dist, 0.975, axis=0), rtol=1e-12)
+    (pair,) = result["pairs"]
+    a, b = finals
+    rng = np.random.default_rng(5)
+    ia, ib = bootstrap_draws(rng, 300, a.size), bootstrap_draws(rng, 300, b.size)  # all of A's draws first
+    wins = [np.mean([(x > y) + 0.5 * (x == y) for x in a[i] for y in b[j]]) for i, j in zip(ia, ib, strict=True)]
+    assert pair["prob_a_better"] == pytest.approx(np.mean([x > y for x in a for y in b]))
+    np.testing.assert_allclose(pair["prob_a_better_ci"], np.quantile(wins, [0.025, 0.975]), rtol=1e-12)
+    assert pair["prob_a_greater_ci"] == pair["prob_a_better_ci"]  # higher is better: the same event
+
+
+def test_lower_is_better_flips_profile_and_improvement(tmp_path, capsys):
+    low = make_run(tmp_path / "low", "adding", [[0.5, 0.2], [0.4, 0.1], [0.6, 0.3], [0.5, 0.35]])
+    high = make_run(tmp_path / "high", "adding", [[0.9, 0.8], [0.7, 0.25], [0.8, 0.9]])
+    result = compare_json(capsys, high, low, "--taus", "3", "--reps", "200")
+    assert result["higher_is_better"] is False and result["profile_tau"] == pytest.approx([0.1, 0.5, 0.9])
+    # fraction of seeds below τ: low's finals 0.2, 0.1, 0.3, 0.35; high's 0.8, 0.25, 0.9
+    assert result["runs"][1]["profile"]["fraction"] == pytest.approx([0.0, 1.0, 1.0])
+    assert result["runs"][0]["profile"]["fraction"] == pytest.approx([0.0, 1 / 3, 2 / 3])
+    (pair,) = result["pairs"]
+    # P(high < low): 0.25 is below 0.3 and 0.35 -> 2 of 12 pairs
+    assert pair["prob_a_better"] == pytest.approx(2 / 12) and pair["prob_a_greater"] == pytest.approx(10 / 12)
+    assert pair["prob_a_better_ci"][0] <= 2 / 12 <= pair["prob_a_better_ci"][1]
+
+
+def test_iqm_variants(two_rl_runs, capsys):
+    _, bad = two_rl_runs  # 6 seeds: the two interquartile means differ
+    final = final_from_csv(bad, "charts/episodic_return", 2)
+    trimmed = compare_json(capsys, bad, "--reps", "200")
+    interp = compare_json(capsys, bad, "--reps", "200", "--iqm", "interpolated")
+    assert trimmed["iqm_method"] == "trimmed" and interp["iqm_method"] == "interpolated"
+    # rliable: drop floor(6/4) = 1 seed at each end, average the middle 4
+    assert trimmed["runs"][0]["iqm"] == pytest.approx(np.mean(np.sort(final)[1:5]))
+    # interpolated: weights 0, 1/6, 1/3, 1/3, 1/6, 0 on the sorted seeds
+    assert interp["runs"][0]["iqm"] == pytest.approx(np.sort(final) @ np.array([0, 1, 2, 2, 1, 0]) / 6)
+    ci = bootstrap_ci(final, "iqm-interpolated", reps=200, rng=np.random.default_rng(0))
+    assert interp["runs"][0]["iqm_ci"] == pytest.approx([ci.low, ci.high])
+
+
+def test_profile_figure_and_bad_grid(two_rl_runs, tmp_path, capsys):
+    good, bad = two_rl_runs
+    out = tmp_path / "profiles.png"
+    result = compare_json(capsys, good, bad, "--reps", "100", "--profile", out)
+    assert out.read_bytes()[:8] == PNG and result["profile_file"] == str(out)
+    assert cli.main(["compare", str(good), "--profile", str(out)]) == 2  # never overwritten
+    assert "already exists" in capsys.readouterr().err
+    assert cli.main(["compare", str(good), "--taus", "1"]) == 2
+    assert "--taus must be an integer >= 2" in capsys.readouterr().err
+
+
+def test_tables_fit_80_columns_and_keep_names_whole(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("COLUMNS", raising=False)  # stdout is captured, not a terminal: 80 columns
+    rng = np.random.default_rng(1)
+    names = ["neuromod-rnn-retroactive-eta", "elman-hidden-44", "plastic-rnn"]
+    runs = [make_run(tmp_path / name, "cue-reward", np.cumsum(rng.normal(m, 0.5, size=(5, 10)), axis=1))
+            for name, m in zip(names, (1.0, 0.5, 0.7), strict=True)]
+    assert cli.main(["compare", *map(str, runs), "--reps", "100", "--threshold", "3"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    for name in names:  # every run label printed whole on some line, in every table
+        assert sum(name in line for line in lines) >= 3 + 2, name
+    assert "performance profiles" in out and "probability of improvement" in out and "P(A > B)" in out

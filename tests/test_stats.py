@@ -1,6 +1,8 @@
-"""plastix.stats against independent computations: SciPy (trim_mean, mannwhitneyu, rankdata),
-plain Python loops with the same random stream, brute-force enumeration, a published example,
-and bootstrap coverage on a known distribution."""
+"""plastix.stats against independent computations: the definitions written as plain loops
+(rliable's interquartile mean, the probability of improvement, the run-score distribution),
+SciPy (trim_mean, mannwhitneyu), values worked out by hand, brute-force enumeration, a published
+example, plain Python loops with the same random stream, and bootstrap coverage on a known
+distribution."""
 
 import itertools
 import math
@@ -14,32 +16,75 @@ from plastix.errors import PlastixError
 
 
 def iqm_by_replication(x):
-    """Independent IQM for any n: repeating every value 4 times leaves the empirical quantile
-    function unchanged and makes 4n divisible by 4, so the middle half is whole values."""
+    """Independent interpolated IQM for any n: repeating every value 4 times leaves the
+    empirical quantile function unchanged and makes 4n divisible by 4, so the middle half is
+    whole values."""
     return scipy.stats.trim_mean(np.repeat(np.asarray(x, float), 4), 0.25)
+
+
+def iqm_rliable_loop(x):
+    """rliable's IQM (``scipy.stats.trim_mean(x, 0.25)`` on the pooled scores, Agarwal et al.
+    2021) written out: sort, drop g = floor(n/4) values at each end, average the rest."""
+    values = sorted(float(v) for v in x)
+    g = int(math.floor(0.25 * len(values)))
+    kept = values[g:len(values) - g]
+    return sum(kept) / len(kept)
 
 
 # ----------------------------------------------------------------------------- IQM
 
 
-@pytest.mark.parametrize("n", [4, 8, 12, 40])
-def test_iqm_equals_scipy_trim_mean_when_n_is_divisible_by_4(n):
+def test_iqm_hand_cases_small_n():
+    # n = 5: g = floor(5/4) = 1, sorted 1, 2, 4, 5, 100 -> mean(2, 4, 5) = 11/3
+    assert stats.iqm([5.0, 1.0, 4.0, 100.0, 2.0]) == pytest.approx(11 / 3, rel=1e-15)
+    # n = 10: g = 2, sorted -2, -1, -0.5, -0.3, -0.2, -0.1, 0, 0.6, 0.9, 3 -> mean of the middle 6
+    # = (-0.5 - 0.3 - 0.2 - 0.1 + 0 + 0.6) / 6 = -0.5 / 6 = -0.08333...
+    x10 = [0.9, -0.3, 3.0, -2.0, 0.0, -0.1, 0.6, -1.0, -0.2, -0.5]
+    assert stats.iqm(x10) == pytest.approx(-0.5 / 6, rel=1e-14)
+    # n = 13: g = 3, values k² for k = 0..12 -> mean of 9, 16, 25, 36, 49, 64, 81 = 280 / 7 = 40
+    assert stats.iqm(np.arange(13.0)[::-1] ** 2) == pytest.approx(40.0, rel=1e-15)
+    # n <= 3: g = 0, the plain mean
+    assert stats.iqm([7.0]) == 7.0 and stats.iqm([1.0, 4.0]) == 2.5 and stats.iqm([30.0, 0.0, 6.0]) == 12.0
+
+
+def test_trimmed_and_interpolated_iqm_differ_at_n_10_as_worked_out_by_hand():
+    """n = 10 seeds: rliable's IQM keeps the 6 middle values whole; the interpolated IQM gives
+    the 3rd and 8th sorted values weight 0.1 and the 4th to 7th weight 0.2 (their probability
+    intervals [(i−1)/10, i/10] meet [1/4, 3/4] in 0.05 and 0.1)."""
+    x10 = [0.9, -0.3, 3.0, -2.0, 0.0, -0.1, 0.6, -1.0, -0.2, -0.5]
+    trimmed = -0.5 / 6                                                    # -0.0833
+    interpolated = 0.1 * -0.5 + 0.2 * (-0.3 - 0.2 - 0.1 + 0.0) + 0.1 * 0.6  # -0.11
+    assert stats.iqm(x10) == pytest.approx(trimmed, rel=1e-14)
+    assert stats.iqm_interpolated(x10) == pytest.approx(interpolated, rel=1e-14)
+    assert stats.statistic_fn("iqm-interpolated")(x10) == pytest.approx(-0.11, rel=1e-14)
+    assert abs(trimmed - interpolated) > 0.02
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 40])
+def test_iqm_equals_rliables_definition_and_scipy_trim_mean(n):
     x = np.random.default_rng(n).standard_cauchy(n)
+    assert stats.iqm(x) == pytest.approx(iqm_rliable_loop(x), rel=1e-12, abs=1e-12)
     assert stats.iqm(x) == pytest.approx(scipy.stats.trim_mean(x, 0.25), rel=1e-12, abs=1e-12)
 
 
+@pytest.mark.parametrize("n", [4, 8, 12, 40])
+def test_the_two_iqms_agree_when_n_is_divisible_by_4(n):
+    x = np.random.default_rng(n).standard_cauchy(n)
+    assert stats.iqm_interpolated(x) == pytest.approx(stats.iqm(x), rel=1e-12, abs=1e-12)
+
+
 @pytest.mark.parametrize("n", [1, 2, 3, 5, 6, 7, 9, 10, 11, 13])
-def test_iqm_with_fractional_weights_equals_the_replicated_sample(n):
+def test_interpolated_iqm_equals_the_replicated_sample(n):
     x = np.random.default_rng(100 + n).normal(size=n) ** 3
-    assert stats.iqm(x) == pytest.approx(iqm_by_replication(x), rel=1e-12, abs=1e-12)
+    assert stats.iqm_interpolated(x) == pytest.approx(iqm_by_replication(x), rel=1e-12, abs=1e-12)
 
 
-def test_iqm_hand_cases():
+def test_interpolated_iqm_hand_cases():
     # n=3: intervals [0,1/3],[1/3,2/3],[2/3,1] meet [1/4,3/4] in 1/12, 1/3, 1/12 -> weights 1/6, 2/3, 1/6
-    assert stats.iqm([30.0, 0.0, 6.0]) == pytest.approx(0 / 6 + 2 * 6 / 3 + 30 / 6)
+    assert stats.iqm_interpolated([30.0, 0.0, 6.0]) == pytest.approx(0 / 6 + 2 * 6 / 3 + 30 / 6)
     # n=5: overlaps 0, .15, .2, .15, 0 -> weights 0, .3, .4, .3, 0
-    assert stats.iqm([5.0, 1.0, 4.0, 100.0, 2.0]) == pytest.approx(0.3 * 2 + 0.4 * 4 + 0.3 * 5)
-    assert stats.iqm([7.0]) == 7.0 and stats.iqm([1.0, 4.0]) == 2.5
+    assert stats.iqm_interpolated([5.0, 1.0, 4.0, 100.0, 2.0]) == pytest.approx(0.3 * 2 + 0.4 * 4 + 0.3 * 5)
+    assert stats.iqm_interpolated([7.0]) == 7.0 and stats.iqm_interpolated([1.0, 4.0]) == 2.5
     np.testing.assert_allclose(stats.iqm_weights(6), [0, 1 / 6, 1 / 3, 1 / 3, 1 / 6, 0], atol=1e-15)
 
 
@@ -47,7 +92,7 @@ def test_iqm_mean_median_work_over_leading_axes():
     x = np.random.default_rng(0).normal(size=(3, 4, 7))
     for name in ("iqm", "mean", "median"):
         fn = stats.statistic_fn(name)
-        ref = {"iqm": iqm_by_replication, "mean": np.mean, "median": np.median}[name]
+        ref = {"iqm": iqm_rliable_loop, "mean": np.mean, "median": np.median}[name]
         expected = np.array([[ref(row) for row in block] for block in x])
         np.testing.assert_allclose(fn(x), expected, rtol=1e-12, atol=1e-12)
 
@@ -59,7 +104,8 @@ def loop_bootstrap_ci(scores, statistic, reps, confidence, seed):
     """Brute force: one repetition at a time, one task at a time, same draws (rng.random)."""
     rng = np.random.default_rng(seed)
     n_runs, n_tasks = scores.shape
-    ref = {"iqm": iqm_by_replication, "mean": lambda v: sum(v) / len(v), "median": np.median}[statistic]
+    ref = {"iqm": iqm_rliable_loop, "iqm-interpolated": iqm_by_replication, "mean": lambda v: sum(v) / len(v),
+           "median": np.median}[statistic]
     dist = []
     for _ in range(reps):
         sample = []
@@ -71,7 +117,7 @@ def loop_bootstrap_ci(scores, statistic, reps, confidence, seed):
     return ref(list(scores.reshape(-1))), np.quantile(dist, alpha / 2), np.quantile(dist, 1 - alpha / 2)
 
 
-@pytest.mark.parametrize("statistic", ["iqm", "mean", "median"])
+@pytest.mark.parametrize("statistic", ["iqm", "iqm-interpolated", "mean", "median"])
 @pytest.mark.parametrize("shape", [(7, 1), (5, 3)])
 def test_stratified_bootstrap_equals_a_brute_force_loop_with_the_same_rng(statistic, shape):
     scores = np.random.default_rng(3).gamma(2.0, size=shape)
@@ -109,8 +155,8 @@ def test_curve_band_equals_a_per_step_loop_and_does_not_depend_on_chunking():
     rng = np.random.default_rng(1)
     idx = [np.minimum(np.floor(rng.random(6) * 6).astype(int), 5) for _ in range(200)]
     for j in range(9):
-        dist = [iqm_by_replication(values[i, j]) for i in idx]
-        assert center[j] == pytest.approx(iqm_by_replication(values[:, j]), rel=1e-12)
+        dist = [iqm_rliable_loop(values[i, j]) for i in idx]
+        assert center[j] == pytest.approx(iqm_rliable_loop(values[:, j]), rel=1e-12)
         assert (low[j], high[j]) == pytest.approx(tuple(np.quantile(dist, [0.025, 0.975])), rel=1e-12)
     small = stats.curve_band(values, "iqm", reps=200, rng=np.random.default_rng(1), chunk=1)
     np.testing.assert_allclose(np.stack(small), np.stack([center, low, high]), rtol=1e-12, atol=1e-14)
@@ -127,6 +173,8 @@ def test_bootstrap_rejects_bad_input():
         stats.bootstrap_ci([1.0, 2.0], statistic="iqn")
     with pytest.raises(PlastixError, match="at least one value"):
         stats.iqm_weights(0)
+    with pytest.raises(PlastixError, match="at least one value"):
+        stats.iqm(np.zeros(0))
 
 
 # ----------------------------------------------------------------------------- rank-sum test
@@ -157,23 +205,32 @@ def test_rank_sum_equals_scipy(case):
     assert stats.rank_sum_test(a, b).prob_a_greater == pytest.approx(wins / (n_a * n_b))
 
 
-@pytest.mark.parametrize("n_a, n_b", [(1, 1), (2, 3), (4, 4), (5, 3)])
-def test_exact_null_distribution_equals_enumeration(n_a, n_b):
-    """P(U >= u) by listing every set of ranks the a's can take (no ties)."""
-    n = n_a + n_b
-    us = []
-    for ranks in itertools.combinations(range(1, n + 1), n_a):
-        us.append(sum(ranks) - n_a * (n_a + 1) / 2)
-    us = np.array(us)
-    for u in range(n_a * n_b + 1):
-        assert stats.u_null_sf(u, n_a, n_b) == pytest.approx(np.mean(us >= u), rel=1e-12)
+def exact_p_by_enumeration(a, b):
+    """Two-sided exact p of the U test without ties, by listing every set of ranks the a's can
+    take (all equally likely under H0): 2 P(U >= max(U_a, U_b)), at most 1."""
+    n_a, n = len(a), len(a) + len(b)
+    ranks = scipy.stats.rankdata(np.concatenate([a, b]))
+    u_a = ranks[:n_a].sum() - n_a * (n_a + 1) / 2
+    u = max(u_a, n_a * len(b) - u_a)
+    null = [sum(r) - n_a * (n_a + 1) / 2 for r in itertools.combinations(range(1, n + 1), n_a)]
+    return u_a, min(1.0, 2 * np.mean(np.array(null) >= u - 1e-9))
 
 
-def test_midranks_equal_scipy_rankdata():
-    z = np.array([3.0, 1.0, 3.0, 2.0, 3.0, 1.0, 7.0])
-    ranks, ties = stats.midranks(z)
-    np.testing.assert_array_equal(ranks, scipy.stats.rankdata(z))
-    assert sorted(ties.tolist()) == [1, 1, 2, 3]
+@pytest.mark.parametrize("n_a, n_b", [(1, 1), (2, 3), (4, 4), (5, 3), (3, 7)])
+def test_exact_rank_sum_equals_enumeration(n_a, n_b):
+    rng = np.random.default_rng(10 * n_a + n_b)
+    a, b = rng.normal(size=n_a), rng.normal(0.5, size=n_b)
+    u_a, p = exact_p_by_enumeration(a, b)
+    got = stats.rank_sum_test(a, b)
+    assert got.method == "exact" and got.u == pytest.approx(u_a) and got.p_value == pytest.approx(p, rel=1e-12)
+
+
+def test_auto_picks_scipys_method():
+    # exact: the smaller sample has at most 8 values and nothing is tied; else asymptotic
+    rng = np.random.default_rng(0)
+    assert stats.rank_sum_test(rng.normal(size=8), rng.normal(size=20)).method == "exact"
+    assert stats.rank_sum_test(rng.normal(size=9), rng.normal(size=9)).method == "asymptotic"
+    assert stats.rank_sum_test([1.0, 2.0, 2.0], [3.0, 4.0]).method == "asymptotic"
 
 
 def test_rank_sum_all_tied_gives_p_1_and_bad_input_is_refused():
@@ -193,6 +250,87 @@ def test_holm_hand_example_and_loop():
         running = max(running, min(1.0, (m - k) * p[i]))
         ref[i] = running
     np.testing.assert_allclose(stats.holm(p), ref)
+
+
+# ----------------------------------------------------------------------------- probability of improvement
+
+
+def prob_greater_loop(a, b):
+    """P(X > Y) + ½ P(X = Y) over every pair (x, y) of a × b (Agarwal et al. 2021, "probability of improvement")."""
+    return sum((x > y) + 0.5 * (x == y) for x in a for y in b) / (len(a) * len(b))
+
+
+def test_prob_greater_hand_case_and_loop():
+    # a = (1, 3, 5), b = (2, 3): pairs won by a: 3>2, 5>2, 5>3 -> 3; tied: 3=3 -> ½; of 6 pairs
+    assert stats.prob_greater([1.0, 3.0, 5.0], [2.0, 3.0]) == pytest.approx(3.5 / 6)
+    rng = np.random.default_rng(4)
+    a, b = np.round(rng.normal(size=(5, 7)), 1), np.round(rng.normal(size=(5, 4)), 1)  # ties
+    expected = [prob_greater_loop(x, y) for x, y in zip(a, b, strict=True)]
+    np.testing.assert_allclose(stats.prob_greater(a, b, chunk=30), expected, rtol=1e-12)
+
+
+def test_probability_of_improvement_equals_a_bootstrap_loop_with_the_same_rng():
+    rng = np.random.default_rng(8)
+    a, b = rng.normal(0.3, size=6), rng.normal(size=9)
+    got = stats.probability_of_improvement(a, b, reps=300, confidence=0.9, rng=np.random.default_rng(2))
+    draws = np.random.default_rng(2)
+    ia = [np.minimum(np.floor(draws.random(6) * 6).astype(int), 5) for _ in range(300)]   # all of a's first,
+    ib = [np.minimum(np.floor(draws.random(9) * 9).astype(int), 8) for _ in range(300)]   # then b's
+    dist = [prob_greater_loop(a[i], b[j]) for i, j in zip(ia, ib, strict=True)]
+    assert got.estimate == pytest.approx(prob_greater_loop(a, b), rel=1e-12)
+    assert (got.low, got.high) == pytest.approx(tuple(np.quantile(dist, [0.05, 0.95])), rel=1e-12)
+    lower = stats.probability_of_improvement(a, b, reps=300, confidence=0.9, rng=np.random.default_rng(2),
+                                             higher_is_better=False)
+    assert lower.estimate == pytest.approx(1 - got.estimate) and lower.low == pytest.approx(1 - got.high)
+
+
+def test_probability_of_improvement_of_separated_samples_is_1():
+    ci = stats.probability_of_improvement([5.0, 6.0, 7.0], [1.0, 2.0], reps=100)
+    assert tuple(ci) == (1.0, 1.0, 1.0)
+    assert stats.rank_sum_test([5.0, 6.0, 7.0], [1.0, 2.0]).prob_a_greater == 1.0
+
+
+# ----------------------------------------------------------------------------- performance profiles
+
+
+def test_performance_profile_hand_case_and_direction():
+    scores = [1.0, 2.0, 2.0, 4.0]
+    # > τ: τ = 0 -> 4/4, τ = 2 -> only 4 -> 1/4, τ = 4 -> 0;  < τ (lower is better): 0, 1/4, 3/4
+    np.testing.assert_allclose(stats.performance_profile(scores, [0.0, 2.0, 4.0]), [1.0, 0.25, 0.0])
+    np.testing.assert_allclose(stats.performance_profile(scores, [0.0, 2.0, 4.0], higher_is_better=False),
+                               [0.0, 0.25, 0.75])
+    np.testing.assert_allclose(stats.tau_grid([[3.0, 1.0], [2.0, 5.0]], 5), [1.0, 2.0, 3.0, 4.0, 5.0])
+
+
+@pytest.mark.parametrize("shape", [(7,), (5, 3)])
+def test_performance_profile_band_equals_a_stratified_bootstrap_loop(shape):
+    """rliable's run-score distribution with its stratified percentile-bootstrap band."""
+    scores = np.random.default_rng(6).gamma(2.0, size=shape)
+    taus = np.linspace(0.0, 6.0, 13)
+    got = stats.performance_profile_band(scores, taus, reps=250, confidence=0.9, rng=np.random.default_rng(3))
+    matrix = scores.reshape(shape[0], -1)
+    n_runs, n_tasks = matrix.shape
+    rng, dist = np.random.default_rng(3), []
+    for _ in range(250):
+        sample = []
+        for t in range(n_tasks):
+            for u in rng.random(n_runs):
+                sample.append(matrix[min(int(math.floor(u * n_runs)), n_runs - 1), t])
+        dist.append([sum(v > tau for v in sample) / len(sample) for tau in taus])
+    expected = [sum(v > tau for v in matrix.reshape(-1)) / matrix.size for tau in taus]
+    np.testing.assert_allclose(got.fraction, expected, rtol=1e-12)
+    np.testing.assert_allclose(got.low, np.quantile(dist, 0.05, axis=0), rtol=1e-12)
+    np.testing.assert_allclose(got.high, np.quantile(dist, 0.95, axis=0), rtol=1e-12)
+    assert np.all(got.low <= got.fraction + 1e-12) and np.all(got.fraction <= got.high + 1e-12)
+
+
+def test_profile_bad_input_is_refused():
+    with pytest.raises(PlastixError, match="points >= 2"):
+        stats.tau_grid([[1.0, 2.0]], 1)
+    with pytest.raises(PlastixError, match="finite"):
+        stats.tau_grid([[1.0, np.nan]], 5)
+    with pytest.raises(PlastixError, match="finite"):
+        stats.performance_profile_band([1.0, np.inf], [0.0, 1.0])
 
 
 # ----------------------------------------------------------------------------- curves per seed

@@ -118,3 +118,29 @@ def plot_runs(
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
     return out
+
+
+def plot_profiles(taus: Sequence[float], profiles: Sequence[tuple[str, dict]], out: Path, xlabel: str = "τ",
+                  ylabel: str = "fraction of runs with score > τ", title: str | None = None) -> Path:
+    """Performance profiles (Agarwal et al. 2021): one step curve per
+    (label, profile) over the shared thresholds ``taus`` (k,), a profile being a dict of
+    ``fraction``, ``low`` and ``high`` (k,) (band omitted when ``low`` is None), as
+    ``plastix compare`` computes them (``plastix.stats.performance_profile_band``). Saves a PNG."""
+    fig, (ax,) = _axes(1)
+    taus = np.asarray(taus, float)
+    for label, prof in profiles:
+        (line,) = ax.step(taus, prof["fraction"], where="post", label=label)
+        if prof.get("low") is not None:
+            ax.fill_between(taus, prof["low"], prof["high"], step="post", color=line.get_color(), alpha=0.2, lw=0)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    return out

@@ -8,11 +8,13 @@ performance of that seed. ``scores`` of shape (n,) hold one run's seeds; a score
 
 Sources.
 - Agarwal, Schwarzer, Castro, Courville, Bellemare (2021), "Deep reinforcement learning at the
-  edge of the statistical precipice", NeurIPS: the interquartile mean (IQM) as an aggregate,
-  stratified percentile-bootstrap confidence intervals, probability of improvement.
+  edge of the statistical precipice", NeurIPS, section 4 ("Recommendations and tools"): the
+  interquartile mean (IQM) as an aggregate, stratified percentile-bootstrap confidence
+  intervals, performance profiles of the run-score distribution, the probability of
+  improvement. Computed here as their library rliable computes them, without depending on it.
 - Efron & Tibshirani (1993), "An introduction to the bootstrap", ch. 13: percentile intervals.
-- Mann & Whitney (1947), Ann. Math. Statist. 18:50–60: the U statistic; the normal
-  approximation with tie correction as in e.g. Lehmann (1975) "Nonparametrics", ch. 1.4.
+- Mann & Whitney (1947), Ann. Math. Statist. 18:50–60: the U statistic (computed by
+  ``scipy.stats.mannwhitneyu``).
 - Miconi et al. (2019), "Backpropamine" (ICLR), report rank-sum p-values between trained
   network types; ``plastix compare`` does the same.
 """
@@ -25,27 +27,43 @@ from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import numpy as np
-from scipy import special
+import scipy.stats
 
 from plastix.errors import PlastixError
 
 # ----------------------------------------------------------------------------- point statistics
 
 
+def iqm(x: np.ndarray) -> np.ndarray:
+    """Interquartile mean over the last axis, x (..., n) -> (...), as rliable computes it
+    (Agarwal et al. 2021, "aggregate metrics"): ``scipy.stats.trim_mean(x, 0.25)``, which sorts the n values
+    and drops g = floor(n/4) of them at each end::
+
+        IQM = 1/(n − 2g) · Σ_{i=g+1}^{n−g} x_(i),   g = ⌊n/4⌋.
+
+    For n divisible by 4 this is the mean of the middle n/2 values; otherwise more than half
+    the values are kept (n = 5: the middle 3; n = 10: the middle 6; n <= 3: all of them).
+    ``iqm_interpolated`` is the variant that weighs the boundary values fractionally.
+    """
+    x = np.asarray(x, float)
+    if x.shape[-1] < 1:
+        raise PlastixError(f"the interquartile mean needs at least one value, got {x.shape[-1]}.")
+    return np.asarray(scipy.stats.trim_mean(x, 0.25, axis=-1), float)
+
+
 def iqm_weights(n: int) -> np.ndarray:
-    """Weights (n,) of the sorted sample in the interquartile mean.
+    """Weights (n,) of the sorted sample in the interpolated interquartile mean.
 
     Each of the n sorted values x_(1) <= ... <= x_(n) owns the probability interval
-    [(i-1)/n, i/n] of the empirical quantile function. The IQM is the mean of that quantile
-    function over the middle half [1/4, 3/4]::
+    [(i-1)/n, i/n] of the empirical quantile function. The interpolated IQM is the mean of that
+    quantile function over the middle half [1/4, 3/4]::
 
-        IQM = 2 ∫_{1/4}^{3/4} F_n^{-1}(u) du = Σ_i w_i x_(i),
+        IQM_interp = 2 ∫_{1/4}^{3/4} F_n^{-1}(u) du = Σ_i w_i x_(i),
         w_i = 2 · |[(i-1)/n, i/n] ∩ [1/4, 3/4]|,   Σ_i w_i = 1.
 
-    For n divisible by 4 this is the mean of the middle n/2 values (= scipy.stats.trim_mean(x,
-    0.25), which rliable uses). Otherwise the two boundary values get fractional weight, e.g.
-    n=3: (1/6, 2/3, 1/6); n=5: (0, .3, .4, .3, 0); n=1 and n=2: the plain mean. (rliable's
-    trim_mean instead drops floor(n/4) values per side with no fractional weights.)
+    For n divisible by 4 this equals ``iqm`` (the mean of the middle n/2 values). Otherwise the
+    two boundary values get fractional weight, e.g. n=3: (1/6, 2/3, 1/6); n=5: (0, .3, .4, .3,
+    0); n=1 and n=2: the plain mean; ``iqm`` (rliable's) keeps those boundary values whole.
     """
     if n < 1:
         raise PlastixError(f"the interquartile mean needs at least one value, got {n}.")
@@ -54,8 +72,9 @@ def iqm_weights(n: int) -> np.ndarray:
     return 2.0 * np.clip(overlap, 0.0, None)
 
 
-def iqm(x: np.ndarray) -> np.ndarray:
-    """Interquartile mean over the last axis: x (..., n) -> (...). See ``iqm_weights``."""
+def iqm_interpolated(x: np.ndarray) -> np.ndarray:
+    """Interpolated interquartile mean over the last axis: x (..., n) -> (...), the mean of the
+    empirical quantile function over [1/4, 3/4] (see ``iqm_weights``)."""
     x = np.asarray(x, float)
     return np.sort(x, axis=-1) @ iqm_weights(x.shape[-1])
 
@@ -70,7 +89,10 @@ def median(x: np.ndarray) -> np.ndarray:
     return np.median(np.asarray(x, float), axis=-1)
 
 
-STATISTICS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"iqm": iqm, "mean": mean, "median": median}
+STATISTICS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "iqm": iqm, "iqm-interpolated": iqm_interpolated, "mean": mean, "median": median}
+# the two interquartile means by the name `plastix compare --iqm` takes
+IQM_VARIANTS = {"trimmed": "iqm", "interpolated": "iqm-interpolated"}
 
 
 def statistic_fn(name: str) -> Callable[[np.ndarray], np.ndarray]:
@@ -204,47 +226,23 @@ class RankSum(NamedTuple):
     prob_a_greater: float
 
 
-def midranks(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Ranks 1..n of z (n,), tied values sharing the mean of their ranks; and the tie counts."""
-    order = np.argsort(z, kind="stable")
-    values, inverse, counts = np.unique(z[order], return_inverse=True, return_counts=True)
-    first = np.cumsum(counts) - counts                  # 0-based start of each tie group
-    group_rank = first + (counts + 1) / 2.0             # mean of ranks first+1 .. first+count
-    ranks = np.empty(len(z))
-    ranks[order] = group_rank[inverse]
-    return ranks, counts
-
-
-def u_null_sf(u: float, n_a: int, n_b: int) -> float:
-    """P(U >= u) under H0 with no ties: all C(n_a+n_b, n_a) orderings equally likely.
-
-    Counts N(m, n, u) of orderings of m a's and n b's with U_a = u satisfy
-    N(m, n, u) = N(m-1, n, u-n) + N(m, n-1, u)  (the largest value is an a, beating all n b's,
-    or a b), with N(0, n, 0) = N(m, 0, 0) = 1. Computed for all u at once, float64 counts.
-    """
-    size = n_a * n_b + 1
-    prev = [np.eye(1, size)[0] for _ in range(n_b + 1)]         # m = 0: only u = 0
-    for _m in range(1, n_a + 1):
-        row = [np.eye(1, size)[0]]                                # n = 0: only u = 0
-        for n in range(1, n_b + 1):
-            shifted = np.concatenate([np.zeros(n), prev[n][:size - n]])
-            row.append(shifted + row[n - 1])
-        prev = row
-    counts = prev[n_b]
-    k = int(math.floor(u + 1e-9))  # a tied, non-integer u rounds down: conservative (as SciPy)
-    return float(counts[k:].sum() / counts.sum())
+def rank_sum_method(a: np.ndarray, b: np.ndarray) -> str:
+    """SciPy's choice for ``method='auto'``: 'exact' when the smaller sample has at most 8
+    values and no value is tied, else 'asymptotic' (the normal approximation with tie and
+    continuity corrections)."""
+    pooled = np.concatenate([a, b])
+    tied = np.unique(pooled).size < pooled.size
+    return "exact" if min(a.size, b.size) <= 8 and not tied else "asymptotic"
 
 
 def rank_sum_test(a: np.ndarray, b: np.ndarray, method: str = "auto") -> RankSum:
-    """Two-sided Mann–Whitney U test (H0: a and b come from the same distribution).
+    """Two-sided Mann–Whitney U test (H0: a and b come from the same distribution), by
+    ``scipy.stats.mannwhitneyu``.
 
-    With pooled midranks R, U_a = Σ_{i∈a} R_i − n_a(n_a+1)/2 and U = max(U_a, n_a n_b − U_a).
-    - 'exact': p = 2 P(U_null >= U) from ``u_null_sf`` (valid without ties; with ties a
-      half-integer U is rounded down, which makes p larger), clipped to 1.
-    - 'asymptotic': z = (U − n_a n_b/2 − ½) / σ with the tie-corrected
-      σ² = n_a n_b/12 · [(n+1) − Σ_g (t_g³ − t_g) / (n(n−1))], n = n_a+n_b, t_g the tie-group
-      sizes; p = 2 (1 − Φ(z)), clipped to 1 (all values tied: σ = 0, p = 1).
-    - 'auto': exact when min(n_a, n_b) <= 8 and there are no ties, else asymptotic (SciPy's rule).
+    With pooled midranks R, U_a = Σ_{i∈a} R_i − n_a(n_a+1)/2. 'exact' takes the p-value from the
+    null distribution of U over all C(n_a+n_b, n_a) orderings; 'asymptotic' from the normal
+    approximation with tie-corrected variance and continuity correction; 'auto' picks as
+    ``rank_sum_method`` does (SciPy's rule), and ``method`` of the result names the one used.
     """
     a, b = np.asarray(a, float).reshape(-1), np.asarray(b, float).reshape(-1)
     if a.size < 1 or b.size < 1:
@@ -253,19 +251,110 @@ def rank_sum_test(a: np.ndarray, b: np.ndarray, method: str = "auto") -> RankSum
         raise PlastixError("the rank-sum test needs finite values; got NaN or Inf.")
     if method not in ("auto", "exact", "asymptotic"):
         raise PlastixError(f"method must be 'auto', 'exact' or 'asymptotic', got {method!r}.")
-    n_a, n_b = a.size, b.size
-    ranks, ties = midranks(np.concatenate([a, b]))
-    u_a = float(ranks[:n_a].sum() - n_a * (n_a + 1) / 2)
-    u = max(u_a, n_a * n_b - u_a)
     if method == "auto":
-        method = "exact" if min(n_a, n_b) <= 8 and np.all(ties == 1) else "asymptotic"
-    if method == "exact":
-        p = 2.0 * u_null_sf(u, n_a, n_b)
-    else:
-        n = n_a + n_b
-        var = n_a * n_b / 12.0 * ((n + 1) - np.sum(ties**3 - ties) / (n * (n - 1))) if n > 1 else 0.0
-        p = 1.0 if var <= 0 else 2.0 * float(special.ndtr(-(u - n_a * n_b / 2 - 0.5) / math.sqrt(var)))
-    return RankSum(u_a, min(1.0, p), method, u_a / (n_a * n_b))
+        method = rank_sum_method(a, b)
+    result = scipy.stats.mannwhitneyu(a, b, alternative="two-sided", method=method)
+    u_a, p = float(result.statistic), float(result.pvalue)
+    if not math.isfinite(p):  # every value tied: no evidence either way
+        p = 1.0
+    return RankSum(u_a, min(1.0, p), method, u_a / (a.size * b.size))
+
+
+# ----------------------------------------------------------------------------- probability of improvement
+
+
+def prob_greater(a: np.ndarray, b: np.ndarray, chunk: int = 4_000_000) -> np.ndarray:
+    """P(X > Y) + ½ P(X = Y) for X drawn from a (..., n_a) and Y from b (..., n_b), over the
+    last axes, leading axes broadcast: the Mann–Whitney U_a / (n_a n_b) (Agarwal et al. 2021,
+    "probability of improvement", for one task). Worked in chunks of the leading axes, at most ``chunk`` pairs each."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    lead = np.broadcast_shapes(a.shape[:-1], b.shape[:-1])
+    a = np.broadcast_to(a, (*lead, a.shape[-1])).reshape(-1, a.shape[-1])
+    b = np.broadcast_to(b, (*lead, b.shape[-1])).reshape(-1, b.shape[-1])
+    step = max(1, chunk // (a.shape[1] * b.shape[1]))
+    out = np.empty(a.shape[0])
+    for s in range(0, a.shape[0], step):
+        x, y = a[s:s + step, :, None], b[s:s + step, None, :]
+        out[s:s + step] = ((x > y) + 0.5 * (x == y)).mean(axis=(1, 2))
+    return out.reshape(lead)
+
+
+def probability_of_improvement(a: np.ndarray, b: np.ndarray, reps: int = 2000, confidence: float = 0.95,
+                               rng: np.random.Generator | None = None, higher_is_better: bool = True) -> Interval:
+    """P(A improves on B) with a percentile-bootstrap interval, as rliable computes it
+    (Agarwal et al. 2021, "probability of improvement"): the estimate is P(X > Y) + ½ P(X = Y) for a seed X of a
+    (n_a,) and a seed Y of b (n_b,) (``prob_greater``; with ``higher_is_better=False``,
+    P(X < Y) + ½ P(X = Y)); in each of ``reps`` repetitions a and b are resampled
+    independently with replacement (first a's indices, then b's, from ``rng``), and [low, high]
+    are the (1−c)/2 and (1+c)/2 quantiles of the repetitions' values."""
+    _check_bootstrap(reps, confidence)
+    a, b = (_check_scores(np.asarray(v, float).reshape(-1, 1))[:, 0] for v in (a, b))
+    if not higher_is_better:
+        a, b = -a, -b
+    rng = np.random.default_rng(0) if rng is None else rng
+    idx_a = resample_indices(rng, reps, (a.size,), a.size)           # (reps, n_a)
+    idx_b = resample_indices(rng, reps, (b.size,), b.size)           # (reps, n_b)
+    dist = prob_greater(a[idx_a], b[idx_b])                           # (reps,)
+    alpha = 1.0 - confidence
+    low, high = np.quantile(dist, [alpha / 2, 1 - alpha / 2])
+    return Interval(float(prob_greater(a, b)), float(low), float(high))
+
+
+# ----------------------------------------------------------------------------- performance profiles
+
+
+class Profile(NamedTuple):
+    """A performance profile: thresholds taus (k,), the fraction (k,) of scores beyond each,
+    and its percentile-bootstrap band low (k,), high (k,)."""
+
+    taus: np.ndarray
+    fraction: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+
+
+def tau_grid(samples: Sequence[np.ndarray], points: int = 51) -> np.ndarray:
+    """``points`` evenly spaced thresholds (points,) from the smallest to the largest value of
+    all ``samples`` together, so that the profiles of several runs share one grid."""
+    if isinstance(points, bool) or not isinstance(points, int) or points < 2:
+        raise PlastixError(f"a threshold grid needs an integer number of points >= 2, got {points!r}.")
+    pooled = np.concatenate([np.asarray(s, float).reshape(-1) for s in samples])
+    if pooled.size == 0 or not np.all(np.isfinite(pooled)):
+        raise PlastixError("a threshold grid needs finite scores, at least one.")
+    return np.linspace(pooled.min(), pooled.max(), points)
+
+
+def performance_profile(scores: np.ndarray, taus: np.ndarray, higher_is_better: bool = True) -> np.ndarray:
+    """The run-score distribution of Agarwal et al. (2021, "performance profiles"): for each τ of taus (k,), the
+    fraction of all entries of ``scores`` (any shape: runs, or runs × tasks) with score > τ
+    (with ``higher_is_better=False``: score < τ, the fraction better than τ). Returns (k,)."""
+    x = np.asarray(scores, float).reshape(-1)
+    taus = np.asarray(taus, float).reshape(-1)
+    beyond = x[None, :] > taus[:, None] if higher_is_better else x[None, :] < taus[:, None]
+    return beyond.mean(axis=1)
+
+
+def performance_profile_band(scores: np.ndarray, taus: np.ndarray, reps: int = 2000, confidence: float = 0.95,
+                             rng: np.random.Generator | None = None, higher_is_better: bool = True) -> Profile:
+    """``performance_profile`` with a percentile-bootstrap band, as rliable draws it: scores
+    (n,) or a score matrix (n_runs, n_tasks) is resampled as in ``stratified_bootstrap`` (runs
+    within each task), the profile is taken of each of ``reps`` resamples, and the band is the
+    (1−c)/2 and (1+c)/2 quantiles of the resampled profiles at each τ."""
+    _check_bootstrap(reps, confidence)
+    scores = np.asarray(scores, float)
+    scores = _check_scores(scores[:, None] if scores.ndim == 1 else scores)
+    taus = np.asarray(taus, float).reshape(-1)
+    rng = np.random.default_rng(0) if rng is None else rng
+    n_runs, n_tasks = scores.shape
+    idx = resample_indices(rng, reps, (n_tasks, n_runs), n_runs)        # (reps, n_tasks, n_runs)
+    resampled = scores[idx, np.arange(n_tasks)[None, :, None]].reshape(reps, -1)
+    sign = 1.0 if higher_is_better else -1.0
+    step = max(1, 4_000_000 // (taus.size * resampled.shape[1]))     # repetitions per chunk
+    beyond = np.concatenate([(sign * part[:, None, :] > sign * taus[None, :, None]).mean(axis=2)
+                             for part in np.split(resampled, range(step, reps, step))])   # (reps, k)
+    alpha = 1.0 - confidence
+    low, high = np.quantile(beyond, [alpha / 2, 1 - alpha / 2], axis=0)
+    return Profile(taus, performance_profile(scores, taus, higher_is_better), low, high)
 
 
 def holm(p_values: Sequence[float]) -> np.ndarray:

@@ -44,6 +44,9 @@ class RunArgs(RunOptions):
     """Continue the run in this directory from its last checkpoint (the task and every other flag are taken
     from its config.json)."""
     segments: tyro.conf.Suppress[int] = RunOptions.segments
+    json: bool = False
+    """Print one JSON object on stdout at the end (run directory, seeds, each metric's final value
+    per seed); the progress bar and the summary go to stderr."""
 
     def to_options(self) -> RunOptions:
         """The driver's ``RunOptions``: ``--resume DIR`` is out=DIR, resume=True."""

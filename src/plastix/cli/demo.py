@@ -56,9 +56,23 @@ class DemoArgs:
     """Output directory (must not exist); default runs/demo-<time>."""
     quiet: bool = False
     """No progress bars."""
+    json: bool = False
+    """Print one JSON object on stdout at the end (summary.json's content, the output directory and
+    the figure); progress and the summary line go to stderr."""
 
     def run(self) -> int:
-        return run_demo(self)
+        if not self.json:
+            return run_demo(self)
+        import contextlib
+        import sys
+
+        out = Path(self.out) if self.out else Path("runs") / f"demo-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+        with contextlib.redirect_stdout(sys.stderr):
+            code = run_demo(dataclasses.replace(self, out=str(out), json=False))
+        if code == 0:
+            summary = json.loads((out / "summary.json").read_text())
+            print(json.dumps({**summary, "out": str(out), "figure": str(out / "comparison.png")}))
+        return code
 
 
 def train_flags(label: str, args: DemoArgs, out: Path) -> list[str]:

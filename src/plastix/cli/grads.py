@@ -88,19 +88,16 @@ class CheckGradsArgs:
 
 
 def _print_table(result: dict) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    from plastix.cli.tables import print_table
 
-    table = Table(title=f"check-grads {result['core']} (n={result['hidden']}, T={result['steps']}, "
-                        f"{result['n_params']} params, float64)")
-    for col in ("method", "max rel. error vs BPTT", "tolerance", "status"):
-        table.add_column(col)
+    rows = []
     for name, err in result["max_rel_err"].items():
         tol = result["tolerance"][name]
-        status = "[green]ok[/green]" if err <= tol else "[red]FAIL[/red]"
         label = name if name != "finite-diff" else f"finite-diff ({result['fd_coords']} coords)"
-        table.add_row(label, f"{err:.2e}", f"{tol:.0e}", status)
-    Console().print(table)
+        rows.append([label, f"{err:.2e}", f"{tol:.0e}", "ok" if err <= tol else "FAIL"])
+    print_table(f"check-grads {result['core']} (n={result['hidden']}, T={result['steps']}, "
+                f"{result['n_params']} params, float64)", ["method", "max rel. error vs BPTT", "tolerance", "status"],
+                rows, no_wrap=("method",))
 
 
 @dataclasses.dataclass(frozen=True)

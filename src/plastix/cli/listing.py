@@ -62,20 +62,29 @@ def run_list(args: ListArgs) -> int:
     if args.json:
         print(json.dumps(cat))
         return 0
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
-    table = Table(title="tasks")
-    cols = ("name", "algorithms", "metric", "baseline", "default_T", "description")
-    for col in cols:
-        table.add_column(col, overflow="fold")
-    for t in cat["tasks"]:
-        table.add_row(*(t.get(col, "") for col in cols))
-    console.print(table)
-    console.print(f"cores: {', '.join(cat['cores'])}")
-    console.print("outside environments: gymnax:<id> (e.g. gymnax:CartPole-v1, gymnax:MemoryChain-bsuite, "
-                  "gymnax:Breakout-MinAtar; jitted) and gymnasium:<id> (a host loop)")
-    console.print(f"algorithms: {', '.join(cat['algorithms'])}")
-    console.print(f"gradient methods: {', '.join(cat['gradient_methods'])}")
+    print_catalogue(cat)
     return 0
+
+
+def print_catalogue(cat: dict) -> None:
+    """The catalogue for a person: a table of the tasks (``plastix.cli.tables``: names never
+    split, 80 columns when stdout is not a terminal), each task's description, then the names of
+    cores, algorithms and gradient methods as wrapped lists."""
+    from rich.text import Text
+
+    from plastix.cli.tables import console, print_table, print_wrapped
+
+    out = console()
+    cols = ("name", "algorithms", "metric", "baseline", "default_T")
+    rows = [[t.get(col, "") for col in cols] for t in cat["tasks"]]
+    print_table("tasks", ["name", "algorithms", "metric", "baseline", "T"], rows, out, no_wrap=("name", "metric"))
+    for t in cat["tasks"]:
+        if t.get("description"):
+            out.print(Text(f"{t['name']}:", style="bold"))
+            print_wrapped(t["description"], out, indent=2, hang=0)
+    out.print()
+    for title, names in (("cores", cat["cores"]), ("algorithms", cat["algorithms"]),
+                         ("gradient methods", cat["gradient_methods"])):
+        print_wrapped(f"{title}: {', '.join(names)}", out)
+    print_wrapped("outside environments: gymnax:<id> (e.g. gymnax:CartPole-v1, gymnax:MemoryChain-bsuite, "
+                  "gymnax:Breakout-MinAtar; jitted) and gymnasium:<id> (a host loop)", out)

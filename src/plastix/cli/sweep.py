@@ -69,21 +69,24 @@ def write_trials_csv(path: Path, summary: dict) -> None:
                              "restored_from_trial": t["restored_from_trial"], "error": t["error"] or ""})
 
 
+def _cell(value) -> str:
+    """A config value in the table: floats to 4 significant digits, anything else whole."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
 def print_table(summary: dict, out: Path) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    from plastix.cli import tables
 
     keys = sorted({k for t in summary["trials"] for k in t["config"]})
-    table = Table(title=f"{summary['name']}: {summary['metric']} ({summary['mode']})")
-    for column in ("trial", *keys, summary["metric"], "update"):
-        table.add_column(column)
     best_id = summary["best"]["trial_id"] if summary["best"] else None
+    rows = []
     for t in summary["trials"]:
         mark = " *" if t["trial_id"] == best_id else ""
         metric = "error" if t["error"] else f"{t['metric']:.4g}"
-        table.add_row(t["trial_id"] + mark, *(f"{t['config'].get(k)!s:.10}" for k in keys), metric, str(t["update"]))
-    Console().print(table)
-    print(f"best: {json.dumps(summary['best']['config']) if summary['best'] else 'none (every trial failed)'}")
+        rows.append([t["trial_id"] + mark, *(_cell(t["config"].get(k)) for k in keys), metric, str(t["update"])])
+    tables.print_table(f"{summary['name']}: {summary['metric']} ({summary['mode']}; * = best)",
+                       ["trial", *keys, summary["metric"], "update"], rows, no_wrap=("trial",))
+    tables.print_wrapped(f"best: {json.dumps(summary['best']['config']) if summary['best'] else 'none (every trial failed)'}")
     print(f"results: {out / SUMMARY}")
 
 

@@ -19,7 +19,8 @@ from pathlib import Path
 from plastix.errors import PlastixError, check_finite_float, check_positive_int, unknown_name
 
 SEQ, PG, DQN, TAB = "supervised", "policy-gradient", "dqn", "tabular"
-RESUME_FREE = ("resume", "quiet", "no_plot", "keep_checkpoints", "max_skipped", "tensorboard")
+RESUME_FREE = ("resume", "quiet", "no_plot", "keep_checkpoints", "max_skipped", "tensorboard", "wandb",
+               "wandb_project", "wandb_entity", "wandb_mode")  # as plastix.driver.RESUME_FREE
 
 
 def flag(name: str) -> str:
@@ -260,6 +261,46 @@ def validate_args(values: dict) -> None:
 
 def run_train(args) -> int:
     """Entry point of ``plastix train`` (``args``: an Args instance of ``plastix.cli.args``)."""
+    if getattr(args.options, "json", False):
+        return run_train_json(args)
+    train(args)
+    return 0
+
+
+def run_train_json(args) -> int:
+    """``plastix train ... --json``: everything the run prints (progress bar, summary; train.log
+    as usual) goes to stderr, and stdout carries one JSON object, ``train_summary``."""
+    import contextlib
+    import json
+    import sys
+
+    args = dataclasses.replace(args, options=dataclasses.replace(args.options, json=False))
+    with contextlib.redirect_stdout(sys.stderr):
+        result = train(args)
+    print(json.dumps(train_summary(result)))
+    return 0
+
+
+def train_summary(result) -> dict:
+    """The final summary of a run (a ``plastix.driver.Result``) as JSON-ready data: its
+    directory, algorithm, task, core, seeds, the score metric and, per metric, the value of
+    each seed at the last log point (null where not finite)."""
+    import numpy as np
+
+    from plastix.algorithms import algorithm_of
+
+    entry = algorithm_of(result.config)
+    final = {name: [float(v) if np.isfinite(v) else None for v in np.asarray(values, float)[:, -1]]
+             for name, values in result.metrics.items() if np.ndim(values) == 2 and name != "step"}
+    steps = np.asarray(result.metrics["step"])[:, -1] if "step" in result.metrics else None
+    return {"run_dir": str(result.run_dir), "algo": entry.name, "task": getattr(result.config, "task", None),
+            "core": getattr(result.config, "core", None), "seeds": [int(s) for s in result.seeds],
+            "score_metric": entry.score, "score": final.get(entry.score),
+            "final_step": None if steps is None else float(np.max(steps)), "final": final}
+
+
+def train(args):
+    """Train as ``args`` say (a new run, or ``--resume``); returns the driver's ``Result``."""
     from plastix.algorithms import get_algorithm
     from plastix.cli.args import flat_args
     from plastix.driver import check_options, run
@@ -277,8 +318,7 @@ def run_train(args) -> int:
     check_options(options)  # seeds and --out before anything is built
     set_dtype(getattr(args, "dtype", "float32"))
     config = entry.resolve(args)
-    run(config, options, flags=values)
-    return 0
+    return run(config, options, flags=values)
 
 
 def resume_args(args, saved_dict: dict, path: Path):
@@ -304,7 +344,7 @@ def resume_args(args, saved_dict: dict, path: Path):
     return make_args(cls, {**saved, **free, "resume": str(path)})
 
 
-def run_resume(args) -> int:
+def run_resume(args):
     """``plastix train --resume RUN_DIR``: the algorithm, config, seeds and run options from
     the run's config.json; only the flags of ``RESUME_FREE`` may be given anew."""
     from plastix.algorithms import algorithm_of_run
@@ -322,8 +362,7 @@ def run_resume(args) -> int:
     options = RunOptions(**{k: v for k, v in stored.items() if k in names}) if stored else args.options.to_options()
     options = dataclasses.replace(options, seed=int(seeds[0]), seeds=len(seeds), out=str(path), resume=True,
                                   **{k: getattr(args.options, k) for k in RESUME_FREE if k != "resume"})
-    run(config, options, flags=saved_args if saved_args else flat_args(args))
-    return 0
+    return run(config, options, flags=saved_args if saved_args else flat_args(args))
 
 
 __all__ = ["TrainCommand", "parse", "run_train"]
