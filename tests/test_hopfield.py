@@ -281,3 +281,13 @@ def test_hopfield_command_errors(capsys):
     assert main(["hopfield", "capacity", "--rules", "hebian"]) == 2
     assert "Did you mean 'hebbian'" in capsys.readouterr().err
     assert main(["hopfield", "capacity", "--threshold", "1.5", "--out", "None"]) == 2
+
+
+def test_hopfield_command_table_fits_80_columns(tmp_path, capsys):
+    """Without --json: one table per model and its collapse line, no line wider than 80."""
+    code = main(["hopfield", "capacity", "--n", "24", "--draws", "2", "--rules", "hebbian", "--loads", "0.05", "0.6",
+                 "--probes", "3", "--out", str(tmp_path / "cap.png")])
+    out = capsys.readouterr().out
+    assert code == 0 and "hebbian: fraction" in out and "P/N" in out and "N = 24" in out  # the title wraps to the table
+    assert "hebbian: recalled fraction falls below 1/2 at P/N ≈ N = 24:" in out
+    assert max(len(line) for line in out.splitlines()) <= 80

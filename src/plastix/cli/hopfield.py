@@ -101,25 +101,20 @@ def run_capacity(args: HopfieldArgs) -> int:
 
 
 def print_table(rows: list[dict], collapse: dict, out: str | None) -> None:
-    """One table per model: loads as rows, N as columns (fraction recalled)."""
-    from rich.console import Console
-    from rich.table import Table
+    """One table per model: loads as rows, N as columns (fraction recalled); readable at 80
+    columns when stdout is not a terminal (``plastix.cli.tables``)."""
+    from plastix.cli import tables
 
-    console = Console()
     for model in dict.fromkeys(r["model"] for r in rows):
         mine = [r for r in rows if r["model"] == model]
         sizes = list(dict.fromkeys(r["N"] for r in mine))
-        table = Table(title=f"{model}: fraction of patterns recalled")
-        table.add_column("P/N")
-        for N in sizes:
-            table.add_column(f"N = {N}")
         by_load: dict = {}
         for r in mine:
             by_load.setdefault(round(r["load"], 2), {})[r["N"]] = r["recalled"]
-        for load, values in sorted(by_load.items()):
-            table.add_row(f"{load:.2f}", *(f"{values[N]:.2f}" if N in values else "" for N in sizes))
-        console.print(table)
+        body = [[f"{load:.2f}", *(f"{values[N]:.2f}" if N in values else "" for N in sizes)]
+                for load, values in sorted(by_load.items())]
+        tables.print_table(f"{model}: fraction of patterns recalled", ["P/N", *(f"N = {N}" for N in sizes)], body)
         drops = ", ".join(f"N = {N}: {'none' if a is None else f'{a:.3f}'}" for N, a in collapse[model].items())
-        console.print(f"{model}: recalled fraction falls below 1/2 at P/N ≈ {drops}")
+        tables.print_wrapped(f"{model}: recalled fraction falls below 1/2 at P/N ≈ {drops}")
     if out:
-        console.print(f"wrote {out}")
+        tables.print_wrapped(f"wrote {out}")
