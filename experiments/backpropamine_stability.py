@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "experiments" / "results"
 
 BASE = RLConfig(task="cue-reward", preset="easy", core="neuromod-rnn",
-                core_options=(("eta_param", "raw"), ("modulation", "retroactive")), hidden=32, batch_size=30,
+                core_options=(("eta_param", "raw"), ("modulation", "retroactive"), ("eta_init", 0.1)), hidden=32, batch_size=30,
                 gamma=0.9, value_coef=0.1, entropy_coef=0.03, lr=3e-3, clip_norm=2.0)
 SETTINGS = {
     "base": {},
@@ -52,11 +52,19 @@ SETTINGS = {
     "lr3e-4": {"lr": 3e-4},
     "eps1e-6": {"adam_eps": 1e-6},
     "simpson": {"entropy_coef": 0.0, "concentration_coef": 0.1},
-    "sigmoid": {"core_options": (("eta_param", "sigmoid"), ("modulation", "retroactive"))},
+    "sigmoid": {"core_options": (("eta_param", "sigmoid"), ("modulation", "retroactive"), ("eta_init", 0.1))},
     "decay": {"lr_end": 3e-4},
     # combinations, after the one-at-a-time settings
-    "sigmoid+lr1e-3": {"lr": 1e-3, "core_options": (("eta_param", "sigmoid"), ("modulation", "retroactive"))},
-    "sigmoid+decay": {"lr_end": 3e-4, "core_options": (("eta_param", "sigmoid"), ("modulation", "retroactive"))},
+    "sigmoid+lr1e-3": {"lr": 1e-3, "core_options": (("eta_param", "sigmoid"), ("modulation", "retroactive"), ("eta_init", 0.1))},
+    "sigmoid+decay": {"lr_end": 3e-4, "core_options": (("eta_param", "sigmoid"), ("modulation", "retroactive"), ("eta_init", 0.1))},
+    # a faster eligibility trace (neuromod-rnn's default since this experiment) (η_init 0.3 / 0.5): the learned η of the seeds that learned rose to 0.3–0.5
+    "sigmoid+lr1e-3+eta0.3": {"lr": 1e-3, "core_options": (("eta_param", "sigmoid"), ("modulation", "retroactive"),
+                                                            ("eta_init", 0.3))},
+    "sigmoid+lr1e-3+eta0.5": {"lr": 1e-3, "core_options": (("eta_param", "sigmoid"), ("modulation", "retroactive"),
+                                                            ("eta_init", 0.5))},
+    "sigmoid+eta0.5": {"core_options": (("eta_param", "sigmoid"), ("modulation", "retroactive"), ("eta_init", 0.5))},
+    "sigmoid+decay+eta0.5": {"lr_end": 3e-4, "core_options": (("eta_param", "sigmoid"), ("modulation", "retroactive"),
+                                                               ("eta_init", 0.5))},
 }
 SMOOTH = 5  # log points in the trailing mean that decides "learned" / "collapsed"
 
@@ -129,6 +137,21 @@ def markdown_table(table: dict, tag: str) -> str:
     return "\n".join(lines)
 
 
+def draw(runs: list[str], out: Path) -> Path:
+    """Median and inter-quartile band over seeds of saved runs ``tag:setting``, against episodes."""
+    from plastix.rl.plots import plot_variants
+
+    curves = {}
+    for run in runs:
+        tag, name = run.split(":", 1)
+        settings = json.loads((RESULTS / f"stability_{tag}.json").read_text())[name]
+        returns = np.load(RESULTS / f"stability_{tag}_{name}.npz")["charts__episodic_return"]
+        per_log = settings["config"]["updates_per_log"] if "config" in settings else 20
+        batch = BASE.batch_size
+        curves[f"{name} ({settings['updates']} updates)"] = (per_log * batch * np.arange(1, returns.shape[1] + 1), returns)
+    return plot_variants(curves, out, title="retroactive neuromod-rnn, cue-reward easy, hidden 32, batch 30", chance=0.0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
@@ -140,12 +163,18 @@ def main() -> None:
     parser.add_argument("--collapsed", type=float, default=2.0)
     parser.add_argument("--tag", default="easy-h32")
     parser.add_argument("--table", action="store_true", help="print the saved results as a markdown table, train nothing")
+    parser.add_argument("--figure", nargs="+", metavar="TAG:SETTING",
+                        help="draw the saved curves of these runs (median and IQR over seeds) to --out, train nothing")
+    parser.add_argument("--out", default=str(ROOT / "docs" / "repro_stability.png"))
     opts = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     json_path = RESULTS / f"stability_{opts.tag}.json"
     table = json.loads(json_path.read_text()) if json_path.exists() else {}
     if opts.table:
         print(markdown_table(table, opts.tag))
+        return
+    if opts.figure:
+        print(draw(opts.figure, Path(opts.out)))
         return
     for name in opts.settings:
         out = run_setting(name, opts)

@@ -211,6 +211,7 @@ def test_a_data_file_task_trains_with_the_supervised_algorithm(tmp_path, capsys)
     # (hidden, lr, clip_norm, gamma, value_coef, entropy_coef, core, episodes): docs/rl-training.md
     (["cue-reward"], (200, 1e-4, 2.0, 0.9, 0.1, 0.03, "neuromod-rnn", 30)),  # Backpropamine (Miconi et al. 2019)
     (["cue-reward", "--preset", "quick"], (64, 1e-3, 2.0, 0.9, 0.1, 0.03, "neuromod-rnn", 30)),
+    (["cue-reward", "--preset", "easy"], (50, 1e-3, 2.0, 0.9, 0.1, 0.03, "neuromod-rnn", 30)),
     (["cartpole"], (32, 1e-2, 1.0, 0.99, 0.5, 0.0, "mlp", 32)),
     (["bandit", "--algo", "reinforce", "--gamma", "0.5", "--hidden", "7"],
      (7, 3e-2, 2.0, 0.5, 0.1, 0.03, "neuromod-rnn", 30)),

@@ -163,3 +163,20 @@ def test_plastic_lstm_gradient_flows_into_alpha_and_eta():
     xs = jax.random.normal(jax.random.key(1), (5, 2), jnp.float64)
     grads = jax.grad(lambda p: jnp.sum(scan_core(core, p, xs)[1] ** 2))(params)
     assert float(jnp.abs(grads.alpha).max()) > 0 and float(jnp.abs(grads.eta)) > 0
+
+
+def test_neuromod_rnn_starts_its_eligibility_rate_at_one_half_and_plastic_rnn_at_a_tenth():
+    """neuromod-rnn's default η_init is 0.5 (θ₀ = logit(0.5) = 0 under η = sigmoid(θ)); the
+    released configuration and plastic-rnn keep 0.1 (docs/reproduction.md, the stability runs)."""
+    import jax
+
+    from plastix.cores import make_core
+    from plastix.rl.released import released_config
+
+    neuromod = make_core("neuromod-rnn", 3, 4)
+    params = neuromod.init(jax.random.PRNGKey(0))
+    assert (neuromod.eta_param, neuromod.eta_init) == ("sigmoid", 0.5)
+    assert float(params.eta) == 0.0 and float(neuromod.rate(params)) == 0.5
+    plastic = make_core("plastic-rnn", 3, 4)
+    assert float(plastic.rate(plastic.init(jax.random.PRNGKey(0)))) == pytest.approx(0.1)
+    assert dict(released_config("cue-reward").core_options)["eta_init"] == 0.1

@@ -7,6 +7,7 @@ written through the real CLI.
 """
 
 import dataclasses
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -194,3 +195,13 @@ def test_summarize_final_median_and_episodes_to_reach_it():
     assert out["final_iqr"] == pytest.approx(0.15) and out["episodes_to_90pct_gain"] == 330
     flat = np.random.default_rng(0).normal(0.0, 1.0, (4, 20))  # no gain beyond the seeds' spread
     assert summarize(30 * (i + 1), flat)["episodes_to_90pct_gain"] is None
+
+
+def test_run_label_names_the_core_and_t_only_when_the_run_has_one():
+    """Legend labels of ``plastix plot``: a sequence task's T, none for an RL run (no "T=None")."""
+    from plastix.cli.plot import run_label
+
+    rl = {"config": {"resolved": {"core": "neuromod-rnn", "seq_len": None}}}
+    seq = {"config": {"resolved": {"core": "lstm", "seq_len": 50}}}
+    assert run_label(Path("runs/retroactive"), rl) == "neuromod-rnn (retroactive)"
+    assert run_label(Path("runs/a"), seq) == "lstm T=50 (a)"

@@ -45,8 +45,9 @@ class PlotArgs:
 def run_label(run_dir: Path, config: dict) -> str:
     cfg = config.get("config", {})
     resolved, args = cfg.get("resolved", {}), cfg.get("args", {})
-    if "core" in resolved:
-        return f"{resolved['core']} T={resolved.get('seq_len')} ({run_dir.name})"
+    if "core" in resolved:  # T for a sequence task; RL runs have no seq_len
+        length = f" T={resolved['seq_len']}" if resolved.get("seq_len") is not None else ""
+        return f"{resolved['core']}{length} ({run_dir.name})"
     if "algo" in args:
         return f"{args.get('task')} {args['algo']} ({run_dir.name})"
     return run_dir.name

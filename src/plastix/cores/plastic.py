@@ -213,9 +213,13 @@ class NeuromodRNN(Neuromodulated, PlasticRNN):
     ``squash``: the modulator's output function s (tanh | sigmoid | linear); ``eta_param``
     defaults to ``"sigmoid"``: the eligibility rate η = sigmoid(θ) stays in (0, 1) (the released
     code's unbounded η = θ, ``"raw"``, left [0, 1] in 3 of 8 seeds and let |E| grow to 628,
+    docs/reproduction.md). ``eta_init`` defaults to 0.5 (the released code's 0.1 averages the
+    trace over ~10 steps and blurs the one step a reward should credit: with 0.1 at most 3 of 8
+    seeds learned the shrunk cue-reward task in 3,000 updates at Adam 1e-3, with 0.5 all 8 within 1,500,
     docs/reproduction.md). Simple modulation does not use η."""
 
     eta_param: str = "sigmoid"
+    eta_init: float = 0.5
 
     def step(self, params, carry, x):
         h = self.hidden(params, carry, x)
