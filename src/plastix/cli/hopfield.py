@@ -117,4 +117,4 @@ def print_table(rows: list[dict], collapse: dict, out: str | None) -> None:
         drops = ", ".join(f"N = {N}: {'none' if a is None else f'{a:.3f}'}" for N, a in collapse[model].items())
         tables.print_wrapped(f"{model}: recalled fraction falls below 1/2 at P/N ≈ {drops}")
     if out:
-        tables.print_wrapped(f"wrote {out}")
+        print(f"wrote {out}")  # one line: a path is not wrapped
