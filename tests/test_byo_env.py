@@ -91,6 +91,11 @@ def test_a_hand_built_gymnax_environment_equals_the_registered_one():
 
 class Continuous(MatchSign):
     def action_space(self, params):
+        return SimpleNamespace(shape=(1, 2), low=-1.0, high=1.0)
+
+
+class Box1D(MatchSign):
+    def action_space(self, params):
         return SimpleNamespace(shape=(1,), low=-1.0, high=1.0)
 
 
@@ -104,13 +109,15 @@ class NoLimit(MatchSign):
 
 
 def test_environment_objects_are_checked_at_the_boundary():
-    with pytest.raises(PlastixError, match=r"'Continuous' must have a discrete action space .* got "
-                                           r"SimpleNamespace with n=None"):
-        as_env(Continuous())
+    with pytest.raises(PlastixError, match=r"'Continuous' must have a discrete action space .* or a Box of shape "
+                                           r"\(d,\) .* got SimpleNamespace with n=None"):
+        as_env(Continuous())  # a 2-D Box: refused
+    # a 1-D Box is accepted as continuous actions; this env's step then computes a vector reward
+    with pytest.raises(PlastixError, match=r"step must return a scalar reward, got shape \(1,\)"):
+        as_env(Box1D())
     from gymnax.environments.classic_control import Pendulum
 
-    with pytest.raises(PlastixError, match=r"'Pendulum' must have a discrete action space .* got Box"):
-        make_trainer(RLConfig(core="mlp"), env=Pendulum())
+    assert as_env(Pendulum())[0].action_spec.dim == 1  # a Box: continuous actions (tests/test_rl_continuous.py)
     with pytest.raises(PlastixError, match=r"reset returns an observation of shape \(1,\), but observation_space "
                                            r"says \(3,\)"):
         as_env(WrongShape())

@@ -153,6 +153,11 @@ class PolicyGradientArgs(EnvArgs):
     """Weight c_v of the critic's loss ½ Σ (G_t − v_t)²; None = the task's default."""
     entropy_coef: float | None = None
     """Weight c_H of the entropy bonus Σ_t H(π_t); None = the task's default."""
+    action_dist: Literal["gaussian", "beta"] = _RL.action_dist
+    """Continuous actions only (ignored for discrete): gaussian (tanh-squashed, Haarnoja et al. 2018) or beta
+    (Chou et al. 2017), rescaled to the action bounds."""
+    reward_scale: float = _RL.reward_scale
+    """The losses see reward_scale · r_t (returns and critic in those units); the logged return is unscaled."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -2,6 +2,10 @@
 
     h_t = tanh(W x_t + b)        W: (n, d), b: (n,); the carry is empty
 
+or, with ``layers`` K > 1, K such layers in a row (h¹ = tanh(W¹ x + b¹), hᵏ = tanh(Wᵏ hᵏ⁻¹ + bᵏ),
+each of n units: the two-layer 64-unit torso of PPO's reference implementations is
+``layers=2``).
+
 It sees the same inputs as a recurrent core (in RL: the observation with the previous reward
 and action) but remembers nothing older, so a gap between it and a recurrent core measures
 what memory buys. Used as ``core="mlp"`` by the actor-critic agent (``plastix.rl.agent``) and
@@ -17,6 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from plastix.cores.base import Core, uniform_init
+from plastix.errors import PlastixError
 
 FEED_FORWARD = "mlp"
 
@@ -26,20 +31,41 @@ class MLPParams(NamedTuple):
     b: jax.Array  # (n,)
 
 
+class DeepMLPParams(NamedTuple):
+    layers: tuple  # (MLPParams of layer 1 (n, d), ..., of layer K (n, n))
+
+
 class NoCarry(NamedTuple):
     """The empty carry of a feed-forward core (nothing is remembered)."""
 
 
 @dataclasses.dataclass(frozen=True)
 class FeedForward(Core):
-    """A memoryless one-layer core, h_t = tanh(W x_t + b); the carry is empty. Final."""
+    """A memoryless core, h_t = tanh(W x_t + b) (``layers`` of them in a row); the carry is
+    empty. Final."""
+
+    layers: int = 1
+
+    def __post_init__(self):
+        super().__post_init__()
+        if isinstance(self.layers, bool) or not isinstance(self.layers, int) or self.layers < 1:
+            raise PlastixError(f"core 'mlp': layers must be an integer >= 1, got {self.layers!r}.")
 
     def init(self, key):
         n, d = self.hidden_size, self.input_size
-        return MLPParams(uniform_init(key, (n, d), d, self.jdtype), jnp.zeros((n,), self.jdtype))
+        if self.layers == 1:
+            return MLPParams(uniform_init(key, (n, d), d, self.jdtype), jnp.zeros((n,), self.jdtype))
+        keys = jax.random.split(key, self.layers)
+        return DeepMLPParams(tuple(MLPParams(uniform_init(k, (n, d if i == 0 else n), d if i == 0 else n, self.jdtype),
+                                             jnp.zeros((n,), self.jdtype)) for i, k in enumerate(keys)))
 
     def initial_carry(self):
         return NoCarry()
 
     def step(self, params, carry, x):
-        return carry, jnp.tanh(params.W @ x + params.b)
+        if isinstance(params, MLPParams):
+            return carry, jnp.tanh(params.W @ x + params.b)
+        h = x
+        for layer in params.layers:
+            h = jnp.tanh(layer.W @ h + layer.b)
+        return carry, h

@@ -85,6 +85,12 @@ class Setup(NamedTuple):
 # ---------------------------------------------------------------- building
 def num_actions_of(env) -> int:
     """The number of discrete actions; PlastixError for a continuous (or unknown) action space."""
+    spec = getattr(env, "action_spec", None)
+    if spec is not None:  # plastix.envs.base.ContinuousActions
+        label = ":".join(str(p) for p in (getattr(env, "name", type(env).__name__), getattr(env, "env_id", None)) if p)
+        raise PlastixError(f"dqn needs discrete actions, but {label!r} has continuous actions (dim {spec.dim}, low "
+                           f"{spec.low}, high {spec.high}). Use an algorithm that accepts continuous actions: a2c, "
+                           "reinforce or ppo.")
     try:
         n = env.num_actions
     except Exception:  # noqa: BLE001 - any failure means: no discrete action count

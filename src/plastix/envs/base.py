@@ -41,6 +41,15 @@ PyTree = Any
 OBS_DTYPE = jnp.float32  # observations and rewards are float32; cast in the trainer if needed
 
 
+class ContinuousActions(NamedTuple):
+    """A continuous action space: actions are float32 vectors (dim,) in the box [low, high].
+    An environment declares one through its ``action_spec`` property (None: discrete actions)."""
+
+    dim: int
+    low: tuple[float, ...]  # (dim,)
+    high: tuple[float, ...]  # (dim,)
+
+
 class Transition(NamedTuple):
     """One step of a rollout (leading time axis when stacked by ``rollout``).
 
@@ -80,6 +89,12 @@ class Environment(abc.ABC):
     def observation_size(self) -> int: ...
 
     @property
+    def action_spec(self) -> ContinuousActions | None:
+        """None for discrete actions (integers in [0, num_actions)); a continuous-action
+        environment returns its ``ContinuousActions(dim, low, high)`` (actions float32 (dim,))."""
+        return None
+
+    @property
     def observation_shape(self) -> tuple[int, ...]:
         """The observation's natural shape (e.g. (10, 10, C) for MinAtar images); observations
         are passed flat or in this shape as the environment documents. Default
@@ -114,7 +129,7 @@ class Environment(abc.ABC):
         params = self.default_params() if params is None else params
         key_step, key_reset = jax.random.split(key)
         obs_end, state_end, reward, terminated, truncated = self.step_env(
-            key_step, state, jnp.asarray(action, jnp.int32), params
+            key_step, state, jnp.asarray(action, jnp.int32 if self.action_spec is None else OBS_DTYPE), params
         )
         obs_new, state_new = self.reset_env(key_reset, params)
         done = jnp.logical_or(terminated, truncated)

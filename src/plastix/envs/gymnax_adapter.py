@@ -1,4 +1,4 @@
-"""``gymnax:<id>``: any discrete-action gymnax environment behind plastix's contract.
+"""``gymnax:<id>``: any gymnax environment (discrete or Box actions) behind plastix's contract.
 
 ``make_env("gymnax:CartPole-v1", **settings) -> (GymnaxEnv, GymnaxParams)``. The adapter is a
 plastix ``Environment`` (pure JAX; ``jit``/``vmap``/``lax.scan`` as any other), built on
@@ -28,11 +28,18 @@ mixes int32 and int64 in ``lax.select``); plastix runs float32 by default, where
 wrapper ``GymnaxParams(inner)`` exposes ``episode_length = inner.max_steps_in_episode`` (the
 number of steps plastix's trainer rolls out per update). Settings given to ``make_env`` are
 fields of the gymnax params dataclass (``max_steps_in_episode=...``; ``episode_length`` is an
-alias of it). Continuous-action environments are rejected.
+alias of it).
+
+Continuous actions. A gymnax ``Box`` action space of shape (d,) (``Pendulum-v1``: d = 1, torque
+in [−2, 2]; ``MountainCarContinuous-v0``: d = 1, force in [−1, 1]) is exposed as
+``action_spec = ContinuousActions(d, low, high)`` (``plastix.envs.base``); actions are then
+float32 vectors (d,) passed to gymnax unchanged, ``num_actions`` raises, and the agents that
+accept them are a2c, reinforce and ppo (``plastix.rl.distributions``). gymnax observations carry
+no previous action, so nothing one-hot needs replacing.
 
 Your own environment object (``wrap_gymnax(obj, params=None, episode_length=None)``): anything
 with gymnax's API — ``reset(key, params) -> (obs, state)``, ``step(key, state, action, params)``,
-``action_space(params)`` (discrete: an integer ``n``), ``observation_space(params)`` (a
+``action_space(params)`` (discrete: an integer ``n``; continuous: a Box ``shape`` (d,), ``low``, ``high``), ``observation_space(params)`` (a
 ``shape``) and ``default_params`` — e.g. ``gymnax.environments.classic_control.CartPole()`` or a
 class of your own. A gymnax ``Environment`` subclass is stepped through its ``reset_env`` /
 ``step_env`` as above. Any other object through its ``reset`` / ``step``: a 6-tuple step
@@ -40,7 +47,7 @@ class of your own. A gymnax ``Environment`` subclass is stepped through its ``re
 observation from ``info["final_observation"]`` if present; a 5-tuple ``(obs, state, reward,
 done, info)`` counts ``done`` as terminated. The episode length T is the params'
 ``max_steps_in_episode``, or ``episode_length`` (required when the params have none). Checked at
-the boundary with ``jax.eval_shape``: a discrete action space, an observation of the declared
+the boundary with ``jax.eval_shape``: a Discrete or 1-D Box action space, an observation of the declared
 shape from ``reset`` and ``step``, scalar reward and flags.
 """
 
@@ -55,7 +62,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from plastix.envs.base import OBS_DTYPE, Environment
+from plastix.envs.base import OBS_DTYPE, ContinuousActions, Environment
 from plastix.errors import PlastixError, check_positive_int, unknown_name
 
 PREFIX = "gymnax:"
@@ -85,11 +92,28 @@ def _gymnax_env(env_id: str, x64: bool):
     env, params = gymnax.make(env_id)
     if not hasattr(env, "is_truncated"):  # pragma: no cover - old gymnax
         raise PlastixError("gymnax:<id> needs gymnax >= 1.0 (split terminated/truncated).")
-    space = env.action_space(params)
-    if not hasattr(space, "n"):
-        raise PlastixError(f"gymnax:{env_id} has a continuous action space ({type(space).__name__}); "
-                           "plastix agents need discrete actions.")
+    action_spec_of(f"gymnax:{env_id}", env.action_space(params))  # a Discrete or a 1-D Box
     return env, params
+
+
+def action_spec_of(label: str, space) -> ContinuousActions | None:
+    """None for a discrete space (an integer ``n``), ``ContinuousActions`` for a Box of shape (d,)
+    with finite bounds; PlastixError for anything else."""
+    n = getattr(space, "n", None)
+    if n is not None and not isinstance(n, bool) and isinstance(n, (int, np.integer)) and int(n) >= 1:
+        return None
+    shape, low, high = (getattr(space, name, None) for name in ("shape", "low", "high"))
+    try:
+        shape = tuple(int(d) for d in shape)
+        low, high = (np.broadcast_to(np.asarray(b, np.float64), shape) for b in (low, high))
+    except (TypeError, ValueError):
+        shape = None
+    if shape is None or len(shape) != 1 or shape[0] < 1 or not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))
+                                                                  and np.all(low < high)):
+        raise PlastixError(f"environment {label!r} must have a discrete action space (an integer n >= 1, e.g. "
+                           f"gymnax.environments.spaces.Discrete) or a Box of shape (d,) with finite low < high; "
+                           f"got {type(space).__name__} with n={n!r}.")
+    return ContinuousActions(shape[0], tuple(float(v) for v in low), tuple(float(v) for v in high))
 
 
 @jax.tree_util.register_dataclass
@@ -135,7 +159,16 @@ class GymnaxEnv(Environment):
         return self.env_and_params()[0]
 
     @property
+    def action_spec(self) -> ContinuousActions | None:
+        """None (discrete actions) or the Box action space as ``ContinuousActions(d, low, high)``."""
+        env, params = self.env_and_params()
+        return action_spec_of(self.env_id, env.action_space(params))
+
+    @property
     def num_actions(self) -> int:
+        if self.action_spec is not None:
+            raise PlastixError(f"gymnax:{self.env_id} has continuous actions {self.action_spec}, not a number of "
+                               "discrete actions (read action_spec).")
         env, params = self.env_and_params()
         return int(env.action_space(params).n)
 
@@ -228,14 +261,9 @@ def object_default_params(obj):
     return params() if callable(params) and not dataclasses.is_dataclass(params) else params
 
 
-def check_spaces(label: str, obj, params) -> tuple[int, tuple[int, ...]]:
-    """(number of actions, observation shape); a discrete action space is required."""
-    space = obj.action_space(params)
-    n = getattr(space, "n", None)
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or int(n) < 1:
-        raise PlastixError(f"environment {label!r} must have a discrete action space (an integer n >= 1, e.g. "
-                           f"gymnax.environments.spaces.Discrete); got {type(space).__name__} with n={n!r}. "
-                           "plastix agents (a2c, reinforce, dqn) choose among discrete actions.")
+def check_spaces(label: str, obj, params) -> tuple[ContinuousActions | None, tuple[int, ...]]:
+    """(action spec: None if discrete, observation shape); a Discrete or 1-D Box action space is required."""
+    spec = action_spec_of(label, obj.action_space(params))
     shape = getattr(obj.observation_space(params), "shape", None)
     try:
         shape = tuple(int(d) for d in shape)
@@ -244,7 +272,7 @@ def check_spaces(label: str, obj, params) -> tuple[int, tuple[int, ...]]:
     if not shape or math.prod(shape) < 1:
         raise PlastixError(f"environment {label!r}: observation_space(params).shape must be a non-empty shape, "
                            f"got {shape!r}.")
-    return int(n), shape
+    return spec, shape
 
 
 def check_transitions(label: str, env: GymnaxEnv, params: GymnaxParams, shape: tuple[int, ...]) -> None:
@@ -258,9 +286,11 @@ def check_transitions(label: str, env: GymnaxEnv, params: GymnaxParams, shape: t
         raise PlastixError(f"environment {label!r}: reset returns an observation of shape "
                            f"{getattr(obs, 'shape', None)}, but observation_space says {shape}.")
     try:
-        out = jax.eval_shape(lambda k: env.step(k, env.reset(k, params)[1], jnp.zeros((), jnp.int32), params), key)
+        spec = env.action_spec
+        action = jnp.zeros((), jnp.int32) if spec is None else jnp.asarray(spec.low, OBS_DTYPE)
+        out = jax.eval_shape(lambda k: env.step(k, env.reset(k, params)[1], action, params), key)
     except Exception as err:  # noqa: BLE001
-        raise PlastixError(f"environment {label!r}: step(key, state, action, params) failed on action 0 (expected "
+        raise PlastixError(f"environment {label!r}: step(key, state, action, params) failed on action 0 / low (expected "
                            f"(obs, state, reward, terminated, truncated, info) or (obs, state, reward, done, "
                            f"info)): {err}") from err
     _, _, reward, terminated, truncated, _ = out
@@ -271,7 +301,8 @@ def check_transitions(label: str, env: GymnaxEnv, params: GymnaxParams, shape: t
 
 def wrap_gymnax(obj, params=None, *, episode_length: int | None = None) -> tuple[GymnaxEnv, GymnaxParams]:
     """``(env, params)`` for a gymnax-API environment object (module docstring); PlastixError if
-    it lacks the API, has a continuous action space, or its observations disagree with its space."""
+    it lacks the API, has an action space neither Discrete nor a 1-D Box, or its observations disagree
+    with its space."""
     label = type(obj).__name__
     missing = [m for m in GYMNAX_API if not callable(getattr(obj, m, None))]
     if missing:

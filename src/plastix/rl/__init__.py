@@ -3,9 +3,11 @@ advantage actor-critic with an entropy bonus, off-policy importance-sampled poli
 Every loss is a pure function of ONE trajectory; batch with ``jax.vmap``. See
 docs/policy-gradients.md. The actor-critic agent (any core + policy and value heads) and the
 a2c / reinforce trainer: ``agent.py``, ``trainer.py``, docs/rl-training.md. The score-function
-exercises are in ``plastix.exercises``."""
+exercises are in ``plastix.exercises``. Action distributions of the policy head (discrete,
+tanh-squashed Gaussian, Beta): ``distributions.py``."""
 
 from plastix.rl.agent import ActorCritic, AgentOut, AgentParams, FeedForward, agent_core_names, make_agent_core
+from plastix.rl.distributions import Beta, Categorical, TanhGaussian, make_distribution
 from plastix.rl.losses import (
     LossParts,
     a2c_loss,
@@ -51,4 +53,5 @@ __all__ = [
     "entropy", "episode_cumsum", "episode_returns", "gae_advantages", "is_first_order_loss",
     "is_per_decision_loss", "is_trajectory_loss", "lambda_returns", "log_prob", "n_step_returns",
     "policy_gradient_loss", "reinforce_loss", "reward_to_go", "td_errors", "value_loss",
+    "Beta", "Categorical", "TanhGaussian", "make_distribution",
 ]

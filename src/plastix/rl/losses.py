@@ -48,6 +48,18 @@ def concentration_penalty(logits_t: jax.Array) -> jax.Array:
     return jnp.sum(jax.nn.softmax(logits_t, axis=-1) ** 2, axis=-1)
 
 
+def distribution_terms(logits_t: jax.Array, a_t: jax.Array, distribution=None) -> tuple[jax.Array, jax.Array]:
+    """(log π(a_t|s_t) (T,), H(π(·|s_t)) (T,)) of a trajectory under ``distribution``
+    (``plastix.rl.distributions``, its per-step ``log_prob`` / ``entropy`` vmapped over T);
+    None: the softmax over logits (``log_prob``, ``entropy``). logits_t (T, P), a_t (T,) or (T, d)."""
+    if distribution is None:
+        return log_prob(logits_t, a_t), entropy(logits_t)
+    if logits_t.ndim != 2 or a_t.shape[:1] != logits_t.shape[:1]:
+        raise PlastixError(f"expected logits_t (T, P) and a_t (T, ...), got {tuple(logits_t.shape)} and "
+                           f"{tuple(a_t.shape)}.")
+    return jax.vmap(distribution.log_prob)(logits_t, a_t), jax.vmap(distribution.entropy)(logits_t)
+
+
 def policy_gradient_loss(logp_t: jax.Array, adv_t: jax.Array) -> jax.Array:
     """L = −Σ_t log π(a_t|s_t) · sg(A_t); ∇L = −Σ_t A_t ∇log π(a_t|s_t) (Williams 1992, eq. 11).
 
@@ -112,29 +124,32 @@ class LossParts(NamedTuple):
 
 
 def a2c_loss(logits_t: jax.Array, a_t: jax.Array, g_t: jax.Array, v_tm1: jax.Array, *,
-             value_coef: float = 0.1, entropy_coef: float = 0.03, concentration_coef: float = 0.0) -> LossParts:
+             value_coef: float = 0.1, entropy_coef: float = 0.03, concentration_coef: float = 0.0,
+             distribution=None) -> LossParts:
     """Advantage actor-critic loss of one trajectory (Mnih et al. 2016, "A3C", synchronous form):
 
         L = −Σ_t log π(a_t|s_t) · sg(G_t − v_tm1) + c_v · ½ Σ_t (G_t − v_tm1)² − c_H · Σ_t H(π(·|s_t))
 
     G_t are the return targets: Monte-Carlo ``discounted_returns(r_t, discount_t)`` (Backpropamine,
     γ = 0.9), or bootstrapped / λ-returns, or ``gae_advantages(...) + v_tm1``. The baseline is
-    this episode's own v_tm1. H is the exact entropy from the logits. ``concentration_coef`` c_S > 0
+    this episode's own v_tm1. H is the exact entropy from the logits; with a ``distribution``
+    (``plastix.rl.distributions``: continuous actions) log π and H are its own (``distribution_terms``;
+    ``TanhGaussian``'s H is the pre-squash Gaussian's). ``concentration_coef`` c_S > 0
     adds c_S Σ_t Σ_a π(a|s_t)² (``concentration_penalty``), the released code's stand-in for the
     entropy bonus (its ``--bent``; set entropy_coef 0 to reproduce it exactly).
 
     Defaults are Backpropamine's released settings (Miconi et al. 2019, code: ``--blossv 0.1``,
     ``--bent 0.03``); note that code's value term has no ½ and its "entropy" term is a penalty
     c Σ_a π(a)² (a Simpson concentration index), not the entropy — see docs/policy-gradients.md.
-    logits_t (T, A), a_t (T,), g_t (T,), v_tm1 (T,) -> LossParts of scalars.
+    logits_t (T, A) (or (T, P)), a_t (T,) (or (T, d)), g_t (T,), v_tm1 (T,) -> LossParts of scalars.
     """
     check_trajectory(g_t, ("v_tm1", v_tm1))
-    logp_t = log_prob(logits_t, a_t)
+    logp_t, ent_t = distribution_terms(logits_t, a_t, distribution)
     check_vector("logp_t", logp_t, g_t.shape[0])
     adv_t = g_t - v_tm1
     policy = policy_gradient_loss(logp_t, adv_t)
     value = value_loss(v_tm1, g_t)
-    ent = jnp.sum(entropy(logits_t))
+    ent = jnp.sum(ent_t)
     total = policy + value_coef * value - entropy_coef * ent
     if concentration_coef:  # a static float: the default graph is unchanged
         total = total + concentration_coef * jnp.sum(concentration_penalty(logits_t))

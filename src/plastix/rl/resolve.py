@@ -50,10 +50,13 @@ def rl_defaults(task: str, preset_name: str) -> RLConfig:
 
 
 def check_discrete_actions(algo: str, task: str, env) -> None:
-    """a2c, reinforce and dqn choose among ``env.num_actions`` discrete actions: an
-    environment without a positive integer ``num_actions`` (a continuous action space) is refused."""
+    """An environment must have ``env.num_actions`` discrete actions (a positive integer) or declare
+    continuous ones through ``env.action_spec`` (``plastix.envs.base.ContinuousActions``): anything
+    else is refused."""
     import numpy as np
 
+    if getattr(env, "action_spec", None) is not None:  # continuous actions: a2c / reinforce sample them
+        return
     n = getattr(env, "num_actions", None)
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1 or getattr(env, "continuous", False):
         raise PlastixError(f"--algo {algo} needs a discrete action space, but task {task!r} has continuous actions "
@@ -87,7 +90,8 @@ def resolve_rl_config(flags) -> RLConfig:
         entropy_coef=pick(flags.entropy_coef, defaults.entropy_coef), lr=pick(flags.lr, defaults.lr),
         lr_end=flags.lr_end, clip_norm=clip_norm(flags.clip_norm, defaults.clip_norm),
         num_updates=(num_updates // per_log) * per_log, updates_per_log=per_log, dtype=flags.dtype,
-        grad=getattr(flags, "rl_grad", _PAPER.grad))
+        grad=getattr(flags, "rl_grad", _PAPER.grad), action_dist=getattr(flags, "action_dist", _PAPER.action_dist),
+        reward_scale=getattr(flags, "reward_scale", _PAPER.reward_scale))
     validate(config)
     return config
 

@@ -20,6 +20,11 @@ One update (Miconi et al. 2019, Backpropamine; Mnih et al. 2016, A2C; Williams 1
     θ ← θ + Adam_lr(clip_{global norm}(g)),  skipped and counted if g is not finite
                 (lr constant, or linear from lr to lr_end over the updates)
 
+Actions. ``a_t`` is drawn from the agent's distribution (``plastix.rl.distributions``): a softmax
+over the logits for discrete actions, a tanh-squashed Gaussian or a Beta over the box of a
+continuous-action environment (``RLConfig.action_dist``; ``Rollout.action`` (T, d) float), and
+the losses take log π and H from it. ``RLConfig.reward_scale`` c hands the losses c·r_t.
+
 The gradient. The rollout itself is run without gradients; the loss is then recomputed from
 the stored observations o_1..o_T and episode starts: h_{1..T} = scan of the core over them
 (the carry reset where an episode starts), logits and values from h. The actions were drawn
@@ -63,8 +68,8 @@ from plastix.errors import PlastixError, check_clip_norm, check_positive_int, ch
 from plastix.grads.hand import HAND_BPTT_CORES, hand_scan, supports_hand_bptt
 from plastix.rl.agent import ActorCritic, AgentParams, make_agent_core
 from plastix.rl.diagnostics import DIAGNOSTICS, batch_statistics, has_trace
-from plastix.rl.losses import (LossParts, a2c_loss, batch_mean_baseline, entropy, log_prob, reinforce_loss,
-                               value_loss)
+from plastix.rl.distributions import KINDS, Categorical, make_distribution
+from plastix.rl.losses import LossParts, a2c_loss, batch_mean_baseline, distribution_terms, reinforce_loss, value_loss
 from plastix.rl.returns import discount_from_done, discounted_returns, reward_to_go
 from plastix.train.harness import Trainer, assemble_trainer, make_optimizer, run_segments, seed_keys
 
@@ -103,6 +108,8 @@ class RLConfig:
     concentration_coef: float = 0.0  # a2c: + c Σ_t Σ_a π² (released cue-reward: --bent 0.1, entropy 0)
     baseline_element0: bool = False  # a2c: every episode's baseline (and critic) is batch element 0's v_t
     burn_in_updates: int = 0  # no optimizer step (params and Adam state kept) for the first N updates (released: 100)
+    action_dist: str = "gaussian"  # continuous actions: gaussian (tanh-squashed) | beta; ignored for discrete
+    reward_scale: float = 1.0  # the losses see c·r_t (returns, critic); the logged episodic return stays unscaled
 
     @property
     def num_logs(self) -> int:
@@ -131,10 +138,10 @@ class Rollout(NamedTuple):
 
     obs: jax.Array  # (T, d) the observation the agent saw at step t
     start: jax.Array  # (T,) bool, step t opened an episode (carry was reset before it)
-    action: jax.Array  # (T,) int32
+    action: jax.Array  # (T,) int32, or (T, d) float (the agent's dtype) for continuous actions
     reward: jax.Array  # (T,)
     done: jax.Array  # (T,) bool, terminated | truncated after step t
-    logits: jax.Array  # (T, A)
+    logits: jax.Array  # (T, P) the action distribution's parameters (A logits if discrete)
     value: jax.Array  # (T,)
 
 
@@ -165,6 +172,8 @@ def validate(config: RLConfig, *, core=None, env=None) -> None:
         raise unknown_name("RL task", config.task, ENVS)
     if config.algo not in ALGOS:
         raise unknown_name("RL algorithm", config.algo, ALGOS)
+    if config.action_dist not in KINDS:
+        raise unknown_name("action distribution", config.action_dist, KINDS)
     if config.baseline not in BASELINES:
         raise unknown_name("REINFORCE baseline", config.baseline, BASELINES)
     for name in ("hidden", "batch_size", "num_updates", "updates_per_log"):
@@ -174,6 +183,8 @@ def validate(config: RLConfig, *, core=None, env=None) -> None:
                            f"({config.updates_per_log}).")
     if not (np.isfinite(config.gamma) and 0.0 <= config.gamma <= 1.0):
         raise PlastixError(f"gamma must lie in [0, 1], got {config.gamma!r}.")
+    if not (np.isfinite(config.reward_scale) and config.reward_scale > 0):
+        raise PlastixError(f"reward_scale must be a finite number > 0, got {config.reward_scale!r}.")
     for name in ("value_coef", "entropy_coef", "concentration_coef"):
         value = getattr(config, name)
         if not (np.isfinite(value) and value >= 0):
@@ -207,7 +218,10 @@ def build_setup(config: RLConfig, env_and_params=None, *, core=None, env=None) -
     env, env_params = env_and_params
     core = make_agent_core(config.core if core is None else core, env.observation_size, config.hidden, config.dtype,
                            **(dict(config.core_options) if core is None else {}))
-    agent = ActorCritic(core, env.num_actions)
+    agent = ActorCritic(core, distribution=make_distribution(env, config.action_dist))
+    if config.concentration_coef and not isinstance(agent.distribution, Categorical):
+        raise PlastixError(f"concentration_coef is a penalty on softmax probabilities (discrete actions); "
+                           f"{config.task!r} has continuous actions.")
     num_steps = int(env_params.episode_length)
     grad = config.grad
     if grad == "auto":
@@ -222,9 +236,8 @@ def rollout_step(setup: Setup, params: AgentParams, rc: RolloutCarry, key, greed
     """One agent step then one environment step (auto-reset); emits the step's record."""
     k_act, k_env = jax.random.split(key)
     agent_carry, out = setup.agent.act(params, rc.agent_carry, rc.obs, rc.start)
-    logits = lax.stop_gradient(out.logits)
-    action = jnp.argmax(logits) if greedy else jax.random.categorical(k_act, logits)
-    action = action.astype(jnp.int32)
+    logits, dist = lax.stop_gradient(out.logits), setup.agent.distribution
+    action = dist.mode(logits) if greedy else dist.sample(k_act, logits)
     obs, env_state, reward, term, trunc, info = setup.env.step(k_env, rc.env_state, action, setup.env_params)
     record = Rollout(rc.obs, rc.start, action, reward.astype(out.value.dtype), term | trunc, out.logits, out.value)
     return RolloutCarry(obs, env_state, agent_carry, info["episode_start"]), record
@@ -256,35 +269,40 @@ def rollout_batch(setup: Setup, params: AgentParams, key: jax.Array, greedy: boo
 
 
 # ---------------------------------------------------------------- losses
-def a2c_episode(config: RLConfig, ro: Rollout) -> LossParts:
+def a2c_episode(config: RLConfig, ro: Rollout, distribution=None) -> LossParts:
     """A2C loss of one trajectory (T,) with Monte-Carlo returns and its own values."""
     g_t = discounted_returns(ro.reward, discount_from_done(ro.done, config.gamma))
     return a2c_loss(ro.logits, ro.action, g_t, ro.value, value_coef=config.value_coef,
-                    entropy_coef=config.entropy_coef, concentration_coef=config.concentration_coef)
+                    entropy_coef=config.entropy_coef, concentration_coef=config.concentration_coef,
+                    distribution=distribution)
 
 
-def reinforce_episode(config: RLConfig, ro: Rollout, baseline_t: jax.Array | None) -> LossParts:
+def reinforce_episode(config: RLConfig, ro: Rollout, baseline_t: jax.Array | None, distribution=None) -> LossParts:
     """REINFORCE (reward-to-go) of one trajectory (T,), plus the critic and entropy terms."""
-    logp_t = log_prob(ro.logits, ro.action)
+    logp_t, ent_t = distribution_terms(ro.logits, ro.action, distribution)
     if config.baseline == "value":
         baseline_t = ro.value
     policy = reinforce_loss(logp_t, ro.reward, ro.done, causal=True, gamma=config.gamma, baseline_t=baseline_t)
     value = value_loss(ro.value, reward_to_go(ro.reward, ro.done, config.gamma))
     value = value if config.baseline == "value" else jnp.zeros_like(value)
-    ent = jnp.sum(entropy(ro.logits))
+    ent = jnp.sum(ent_t)
     return LossParts(policy + config.value_coef * value - config.entropy_coef * ent, policy, value, ent)
 
 
-def batch_loss(config: RLConfig, ro: Rollout) -> LossParts:
-    """The update's loss L = (1 / (B T)) Σ_b L_b and its parts, from a Rollout (B, T)."""
+def batch_loss(config: RLConfig, ro: Rollout, distribution=None) -> LossParts:
+    """The update's loss L = (1 / (B T)) Σ_b L_b and its parts, from a Rollout (B, T).
+    ``distribution``: the agent's action distribution (None: softmax over the logits).
+    ``config.reward_scale`` c ≠ 1 multiplies the rewards first (returns and critic in units of c·r)."""
+    if config.reward_scale != 1.0:  # a static float: the default graph is unchanged
+        ro = ro._replace(reward=ro.reward * jnp.asarray(config.reward_scale, ro.reward.dtype))
     if config.algo == "a2c":
         if config.baseline_element0:  # the released code's ctrR = R − vs[0]: element 0's values for all
             ro = ro._replace(value=jnp.broadcast_to(ro.value[:1], ro.value.shape))
-        parts = jax.vmap(functools.partial(a2c_episode, config))(ro)
+        parts = jax.vmap(functools.partial(a2c_episode, config, distribution=distribution))(ro)
     else:
         g_bt = jax.vmap(reward_to_go, in_axes=(0, 0, None))(ro.reward, ro.done, config.gamma)
         base = batch_mean_baseline(g_bt) if config.baseline == "batch-mean" else None
-        episode = functools.partial(reinforce_episode, config)
+        episode = functools.partial(reinforce_episode, config, distribution=distribution)
         parts = jax.vmap(episode, in_axes=(0, None if base is None else 0))(ro, base)
     scale = 1.0 / ro.reward.shape[1]
     return LossParts(*(jnp.mean(p) * scale for p in parts))
@@ -317,7 +335,7 @@ def episodic_return(ro: Rollout) -> jax.Array:
 def loss_fn(setup: Setup, params: AgentParams, key: jax.Array):
     """(L, (LossParts, Rollout)) of one update; ``jax.grad`` of it is BPTT through the rollout."""
     ro = rollout_batch(setup, params, key)
-    parts = batch_loss(setup.config, ro)
+    parts = batch_loss(setup.config, ro, setup.agent.distribution)
     return parts.total, (parts, ro)
 
 
@@ -339,7 +357,7 @@ def trajectory_outputs(setup: Setup, params: AgentParams, obs: jax.Array, start:
 def rollout_loss(setup: Setup, params: AgentParams, ro: Rollout):
     """(L, LossParts) of a stored Rollout (B, T), its logits and values recomputed from ``params``."""
     logits, values = jax.vmap(functools.partial(trajectory_outputs, setup, params))(ro.obs, ro.start)
-    parts = batch_loss(setup.config, ro._replace(logits=logits, value=values))
+    parts = batch_loss(setup.config, ro._replace(logits=logits, value=values), setup.agent.distribution)
     return parts.total, parts
 
 
