@@ -78,13 +78,13 @@ def test_train_bandit_with_reinforce_and_a_feed_forward_core(tmp_path):
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--algo", "supervised"], "task 'cue-reward' is an environment: use --algo a2c or reinforce or dqn"),
+    (["--algo", "supervised"], "task 'cue-reward' is an environment: use --algo a2c or reinforce or ppo or dqn"),
     (["--core", "lstmm"], "Did you mean 'lstm'"),
     (["--gamma", "1.5"], r"gamma must lie in \[0, 1\]"),
     (["--preset", "hard"], "unknown cue-reward preset 'hard'"),
     (["--env-opt", "n_cue=2"], "Did you mean 'n_cues'"),
     (["--episodes", "0"], "episodes must be a positive integer"),
-    (["--seq-len", "5"], r"do not apply to --algo a2c on task 'cue-reward': --seq-len \(accepted by supervised, dqn\)"),
+    (["--seq-len", "5"], r"do not apply to --algo a2c on task 'cue-reward': --seq-len \(accepted by supervised, ppo, dqn\)"),
     (["--epsilon", "0.2"], r"--epsilon \(accepted by q-learning, sarsa\)"),
 ])
 def test_bad_flags_exit_2_with_a_helpful_message(tmp_path, capsys, flags, message):
@@ -97,9 +97,9 @@ def test_bad_flags_exit_2_with_a_helpful_message(tmp_path, capsys, flags, messag
 
 
 def test_an_unknown_algorithm_is_refused_by_the_parser_listing_the_choices(tmp_path, capsys):
-    assert cli.main(["train", "cue-reward", "--algo", "ppo", "--out", str(tmp_path / "never")]) == 2
+    assert cli.main(["train", "cue-reward", "--algo", "trpo", "--out", str(tmp_path / "never")]) == 2
     err = capsys.readouterr().err
-    assert "invalid choice 'ppo'" in err and "'reinforce'" in err and "'sarsa'" in err
+    assert "invalid choice 'trpo'" in err and "'reinforce'" in err and "'sarsa'" in err
     assert not (tmp_path / "never").exists()
 
 

@@ -10,13 +10,14 @@ The front door::
     run = plastix.load("runs/adding")                           # -> Run(config, params, metrics, ...)
 
 ``plastix.run`` trains any algorithm's config (``SupervisedConfig``, ``plastix.rl.RLConfig``,
-``plastix.dqn.DQNConfig``, ``plastix.mdp.runner.GridConfig``) with the shared ``RunOptions``;
+``plastix.ppo.PPOConfig``, ``plastix.dqn.DQNConfig``, ``plastix.mdp.runner.GridConfig``) with the shared ``RunOptions``;
 how it works is written in ``plastix.driver``.
 
 Subpackages: ``cores`` (recurrent and plastic cores), ``grads`` (BPTT, hand-derived BPTT,
 truncated BPTT, RTRL), ``tasks`` (sequence tasks, Mackey–Glass), ``train`` (the trainer harness
 and the supervised trainer), ``mdp`` (planning and tabular RL), ``envs`` (gymnax-contract
-environments), ``rl`` (returns, policy-gradient losses and the actor-critic trainer), ``dqn``
+environments), ``rl`` (returns, policy-gradient losses and the actor-critic trainer), ``ppo`` (PPO and
+recurrent PPO), ``dqn``
 (the DQN family), ``stats`` (statistics across seeds: IQM, bootstrap confidence intervals,
 rank-sum tests).
 
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-SUBPACKAGES = ("cores", "envs", "grads", "mdp", "rl", "dqn", "stats", "tasks", "train")
+SUBPACKAGES = ("cores", "envs", "grads", "mdp", "rl", "ppo", "dqn", "stats", "tasks", "train")
 # public name -> the module that defines it
 NAMES = {
     "PlastixError": "plastix.errors",
@@ -46,7 +47,7 @@ NAMES = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from plastix import cores, dqn, envs, grads, mdp, rl, stats, tasks, train  # noqa: F401
+    from plastix import cores, dqn, envs, grads, mdp, ppo, rl, stats, tasks, train  # noqa: F401
     from plastix.cores import make_core  # noqa: F401
     from plastix.driver import Result, Run, RunOptions, load, run  # noqa: F401
     from plastix.errors import PlastixError  # noqa: F401

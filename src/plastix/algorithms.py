@@ -27,6 +27,9 @@ RL_METRICS = ("charts/episodic_return", "losses/policy_loss", "losses/value_loss
               "losses/skipped_updates",
               # plasticity diagnostics (plastix.rl.diagnostics; NaN for non-plastic cores)
               "diagnostics/eta", "diagnostics/mean_abs_M", "diagnostics/hebb_at_clip", "diagnostics/max_abs_E")
+PPO_METRICS = ("charts/episodic_return", "charts/episodic_length", "losses/policy_loss", "losses/value_loss",
+               "losses/entropy", "losses/approx_kl", "losses/clip_fraction", "losses/skipped_updates",
+               "diagnostics/eta", "diagnostics/mean_abs_M", "diagnostics/hebb_at_clip", "diagnostics/max_abs_E")
 DQN_METRICS = ("charts/episodic_return", "charts/episodic_length", "charts/epsilon", "losses/td_loss",
                "losses/q_values", "losses/skipped_updates")
 GRID_METRICS = ("charts/episodic_return", "charts/greedy_return", "charts/episodes", "charts/epsilon",
@@ -109,13 +112,16 @@ ALGORITHMS: dict[str, Algorithm] = {
     "supervised": _supervised("supervised"),
     "a2c": _policy_gradient("a2c"),
     "reinforce": _policy_gradient("reinforce"),
+    "ppo": Algorithm("ppo", "ppo", "plastix.ppo.config:PPOConfig", "plastix.ppo.trainer:make_trainer",
+                     "plastix.ppo.resolve:resolve_ppo_config", PPO_METRICS, "env steps", "charts/episodic_return",
+                     "charts/episodic_return", ("core", "env"), "summarize_ppo", "plot_ppo"),
     "dqn": Algorithm("dqn", "dqn", "plastix.dqn.config:DQNConfig", "plastix.dqn.trainer:make_trainer",
                      "plastix.dqn.resolve:resolve_dqn_config", DQN_METRICS, "env steps", "charts/episodic_return",
                      "charts/episodic_return", ("core", "env"), "summarize_dqn", "plot_dqn"),
     "q-learning": _tabular("q-learning"),
     "sarsa": _tabular("sarsa"),
 }
-FAMILIES = ("supervised", "policy-gradient", "dqn", "tabular")
+FAMILIES = ("supervised", "policy-gradient", "ppo", "dqn", "tabular")
 
 
 def get_algorithm(name: str) -> Algorithm:
@@ -265,6 +271,16 @@ def summarize_rl(run_dir: Path, config, metrics: dict, seeds: list[int], quiet: 
     print(f"run directory: {run_dir}")
 
 
+def summarize_ppo(run_dir: Path, config, metrics: dict, seeds: list[int], quiet: bool) -> None:
+    final = np.asarray(metrics["charts/episodic_return"])[:, -1]
+    print(f"{config.task} ({config.preset}), {config.core}, ppo: last mean episode return (training, sampled "
+          "actions) per seed " + ", ".join(f"{s}: {v:.4g}" for s, v in zip(seeds, final, strict=True)))
+    skipped = np.asarray(metrics["losses/skipped_updates"])[:, -1]
+    if np.any(skipped > 0):
+        print(f"skipped updates (non-finite gradient) per seed: {skipped.tolist()}")
+    print(f"run directory: {run_dir}  (greedy evaluation: plastix eval {run_dir})")
+
+
 def summarize_dqn(run_dir: Path, config, metrics: dict, seeds: list[int], quiet: bool) -> None:
     from plastix.dqn.resolve import flags_label
 
@@ -303,6 +319,16 @@ def plot_rl(run_dir: Path, config) -> None:
     plot_runs([(config.core, read_metrics(run_dir))], ["charts/episodic_return", "losses/entropy"],
               Path(run_dir) / "curves.png", baseline=baseline, ylabels=["mean episode reward", "policy entropy per step"],
               title=f"{config.task} ({config.preset}), {config.core}, {config.algo}, hidden {config.hidden}")
+
+
+def plot_ppo(run_dir: Path, config) -> None:
+    from plastix.plot import plot_runs
+    from plastix.runs import read_metrics
+
+    baseline = 0.0 if config.task == "cue-reward" else None
+    plot_runs([(config.core, read_metrics(run_dir))], ["charts/episodic_return", "losses/approx_kl"],
+              Path(run_dir) / "curves.png", baseline=baseline, ylabels=["episode return (sampled)", "approx. KL"],
+              title=f"{config.task} ({config.preset}), {config.core}, ppo, hidden {config.hidden}")
 
 
 def plot_dqn(run_dir: Path, config) -> None:
@@ -363,6 +389,13 @@ def evaluate(run, episodes: int = 100, seed: int = 0, greedy: bool = False) -> d
 
         setup = build_setup(config)
         fn = jax.jit(lambda p: evaluate_pg(setup, p, key, episodes, greedy))
+        per_seed = [float(np.mean(np.asarray(fn(p)))) for p in per_seed_params]
+        what, policy = "mean episode reward", "greedy" if greedy else "sampled"
+    elif entry.family == "ppo":
+        from plastix.ppo.trainer import build_setup, evaluate as evaluate_ppo
+
+        setup = build_setup(config, **{k: v for k, v in parts.items() if k in ("core", "env")})
+        fn = jax.jit(lambda p: evaluate_ppo(setup, p, key, episodes, greedy))
         per_seed = [float(np.mean(np.asarray(fn(p)))) for p in per_seed_params]
         what, policy = "mean episode reward", "greedy" if greedy else "sampled"
     elif entry.family == "dqn":

@@ -252,12 +252,14 @@ def units_per_log(trainer, entry: Algorithm) -> int:
         return config.updates_per_log * config.batch_size * trainer.setup.num_steps
     if entry.family == "dqn":
         return config.steps_per_log
+    if entry.family == "ppo":
+        return config.updates_per_log * config.steps_per_update
     return config.log_every
 
 
 def segment_check(entry: Algorithm, seeds: list[int]):
     """A check of each segment's metrics that may raise (non-finite observations for RL)."""
-    if entry.family != "policy-gradient":
+    if entry.family not in ("policy-gradient", "ppo"):
         return None
     from plastix.rl.trainer import check_finite
 

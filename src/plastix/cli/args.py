@@ -4,6 +4,7 @@ options shared by every algorithm (``RunArgs``, flags without a prefix: ``--seed
 
     SupervisedArgs       supervised (sequence tasks, ``data:<file>``)
     PolicyGradientArgs   a2c;  ReinforceArgs adds --baseline for reinforce
+    PPOArgs              ppo
     DQNArgs              dqn
     TabularArgs          q-learning, sarsa (grid tasks)
 
@@ -24,15 +25,17 @@ import tyro
 
 from plastix.driver import RunOptions
 from plastix.dqn.config import DQNConfig
+from plastix.ppo.config import PPOConfig
 from plastix.options import parse_options
 from plastix.rl.trainer import RLConfig
 from plastix.train.supervised import SupervisedConfig
 
-ALGO = Literal["supervised", "a2c", "reinforce", "dqn", "q-learning", "sarsa"]
+ALGO = Literal["supervised", "a2c", "reinforce", "ppo", "dqn", "q-learning", "sarsa"]
 GRAD = Literal["bptt", "hand-bptt", "truncated-bptt", "rtrl"]
 RL_GRAD = Literal["auto", "hand-bptt", "bptt", "rollout"]
 DTYPE = Literal["float32", "float64"]
 _SUP, _RL, _DQN = SupervisedConfig(), RLConfig(), DQNConfig()  # the defaults live in the config classes
+_PPO = PPOConfig()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,6 +174,46 @@ class ReinforceArgs(PolicyGradientArgs):
 
 
 @dataclasses.dataclass(frozen=True)
+class PPOArgs(EnvArgs):
+    """Train an agent by proximal policy optimisation (Schulman et al. 2017), recurrent PPO with a recurrent or
+    plastic core, on an environment, several seeds at once."""
+
+    algo: Literal["ppo"] = "ppo"
+    """Algorithm."""
+    num_envs: int | None = None
+    """Environments per seed, stepped in lockstep; None = the task's default."""
+    num_steps: int | None = None
+    """Steps per environment per rollout; None = the task's default (meta-RL tasks: one episode)."""
+    seq_len: int | None = None
+    """Steps per re-scanned sequence of the rollout (recurrent cores); None = 1 for mlp, num_steps otherwise."""
+    update_epochs: int | None = None
+    """Passes over each rollout; None = the task's default."""
+    num_minibatches: int | None = None
+    """Minibatches per pass; None = the task's default."""
+    gae_lambda: float | None = None
+    """λ of generalized advantage estimation; None = the task's default."""
+    clip_eps: float = _PPO.clip_eps
+    """ε of the clipped ratio (and of the value clipping)."""
+    clip_value: bool = _PPO.clip_value
+    """Clip the value function's change around the rollout's values (--no-clip-value: plain ½(v − R)²)."""
+    vf_coef: float = _PPO.vf_coef
+    """Weight c_V of the value loss."""
+    ent_coef: float | None = None
+    """Weight c_H of the entropy bonus; None = the task's default."""
+    norm_adv: bool = _PPO.norm_adv
+    """Normalise the advantages over each minibatch."""
+    separate_critic: bool | None = None
+    """The value from a second core of its own; None = yes for mlp, shared for recurrent cores."""
+    reward_scale: float | None = None
+    """The learner sees this times the reward (returns of order 1; metrics report the raw reward); None = the
+    task's default (1; Pendulum 0.1)."""
+    bootstrap_truncated: bool | None = None
+    """Bootstrap the value of the last observation where a time limit cuts an episode; None = the task's default."""
+    action_dist: Literal["gaussian", "beta"] = _PPO.action_dist  # type: ignore[assignment]
+    """Continuous actions only: gaussian (tanh-squashed) or beta, rescaled to the action bounds."""
+
+
+@dataclasses.dataclass(frozen=True)
 class DQNArgs(EnvArgs):
     """Train a Q-network by DQN (Mnih et al. 2015) and its variants on an environment, several seeds at once."""
 
@@ -228,7 +271,7 @@ class TabularArgs(AlgoArgs):
 
 # each algorithm of the registry (plastix.algorithms.ALGORITHMS) -> the dataclass of its flags
 ALGORITHM_ARGS: dict[str, type] = {"supervised": SupervisedArgs, "a2c": PolicyGradientArgs, "reinforce": ReinforceArgs,
-                                   "dqn": DQNArgs, "q-learning": TabularArgs, "sarsa": TabularArgs}
+                                   "ppo": PPOArgs, "dqn": DQNArgs, "q-learning": TabularArgs, "sarsa": TabularArgs}
 
 
 def args_class(algo: str) -> type:
@@ -274,5 +317,5 @@ def TrainArgs(**flags):  # noqa: N802  (the flat spelling of the command line, f
     return make_args(cls, {**flags, "algo": algo})
 
 
-__all__ = ["AlgoArgs", "DQNArgs", "PolicyGradientArgs", "ReinforceArgs", "RunArgs", "SupervisedArgs", "TabularArgs",
+__all__ = ["AlgoArgs", "DQNArgs", "PPOArgs", "PolicyGradientArgs", "ReinforceArgs", "RunArgs", "SupervisedArgs", "TabularArgs",
            "ALGORITHM_ARGS", "TrainArgs", "arg_fields", "args_class", "flat_args", "make_args", "parse_options"]

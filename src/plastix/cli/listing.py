@@ -10,7 +10,7 @@ import json
 from plastix.algorithms import ALGORITHMS, family_algorithms
 
 GRID_ALGORITHMS = family_algorithms("tabular")
-RL_ALGORITHMS = (*family_algorithms("policy-gradient"), *family_algorithms("dqn"))
+RL_ALGORITHMS = (*family_algorithms("policy-gradient"), *family_algorithms("ppo"), *family_algorithms("dqn"))
 
 
 @dataclasses.dataclass(frozen=True)

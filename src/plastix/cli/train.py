@@ -51,7 +51,7 @@ def check_algo_fits_task(algo: str, task: str) -> None:
     from plastix.algorithms import ALGORITHMS, family_algorithms
 
     family, kind = ALGORITHMS[algo].family, task_family(task)
-    fits = {SEQ: (SEQ,), TAB: (TAB,), PG: (PG, DQN)}[kind]
+    fits = {SEQ: (SEQ,), TAB: (TAB,), PG: (PG, "ppo", DQN)}[kind]
     if family not in fits:
         names = [a for f in fits for a in family_algorithms(f)]
         what = {SEQ: "a supervised sequence task", TAB: "a grid task", PG: "an environment"}[kind]
@@ -191,6 +191,12 @@ def parse(argv: Sequence[str], prog: str = "plastix train"):
         print(usage())
         raise SystemExit(0)
     validate_args(typed_values(values))  # impossible values first, whichever algorithm has the flag
+    # ---- Ray actors (a3c, dppo: plastix.cli.distributed.DISTRIBUTED_ALGOS): a host-driven run with its own Args
+    if values.get("algo") in ("a3c", "dppo"):
+        from plastix.cli.distributed import parse as parse_distributed
+
+        return parse_distributed(argv, prog, values["algo"])
+    # ----
     algo = algo_of(task, values.get("algo"), values.get("resume"))
     cls = args_class(algo)
     refuse_inapplicable(given, cls, algo, task)
