@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "demo": ("plastix.cli.demo", "DemoArgs", "train a neuromodulated and a non-plastic agent side by side where the answer changes every episode"),
     "list": ("plastix.cli.listing", "ListArgs", "list cores, tasks, algorithms and gradient methods"),
     "hopfield": ("plastix.cli.hopfield", "HopfieldArgs", "Hopfield networks: the fraction of stored patterns recalled against the load P/N"),
+    "rollout": ("plastix.cli.rollout", "RolloutArgs", "record demonstrations (.npz) from a trained a2c/reinforce run or a grid task's planner"),
 }
 
 
