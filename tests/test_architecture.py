@@ -26,17 +26,17 @@ LAYERS = [
     ("cores", ["plastix.cores"]),
     ("grads", ["plastix.grads"]),
     ("tasks and environments", ["plastix.tasks", "plastix.envs"]),
-    ("algorithms", ["plastix.rl", "plastix.dqn", "plastix.mdp", "plastix.train", "plastix.exercises",
-                    "plastix.hopfield"]),
+    ("algorithms", ["plastix.rl", "plastix.ppo", "plastix.dqn", "plastix.mdp", "plastix.train", "plastix.exercises",
+                    "plastix.hopfield", "plastix.imitation"]),
     ("driver", ["plastix", "plastix.driver", "plastix.algorithms", "plastix.runs", "plastix.checkpoint", "plastix.tb",
-                "plastix.loggers", "plastix.plot", "plastix.sweep", "plastix.rl.plots", "plastix.mdp.plots",
+                "plastix.loggers", "plastix.plot", "plastix.sweep", "plastix.distributed", "plastix.rl.plots", "plastix.mdp.plots",
                 "plastix.hopfield.plots"]),
     ("cli", ["plastix.cli"]),
 ]
 LEVEL = {prefix: i for i, (_, prefixes) in enumerate(LAYERS) for prefix in prefixes}
 
 # what `import plastix` must not load: the trainers and the command line
-TRAINER_MODULES = ["plastix.rl.trainer", "plastix.dqn", "plastix.mdp", "plastix.train", "plastix.cli"]
+TRAINER_MODULES = ["plastix.rl.trainer", "plastix.ppo", "plastix.dqn", "plastix.mdp", "plastix.train", "plastix.cli"]
 
 
 def module_name(path: Path) -> str:
