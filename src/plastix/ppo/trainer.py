@@ -56,9 +56,9 @@ from plastix.rl.agent import ActorCritic, make_agent_core
 from plastix.rl.diagnostics import DIAGNOSTICS, batch_statistics, has_trace
 from plastix.rl.distributions import make_distribution
 from plastix.rl.returns import gae_advantages
+from plastix.rl.trainer import NONFINITE, NonFinite, first_bad
 from plastix.train.harness import Trainer, assemble_trainer, make_optimizer
 
-NONFINITE = ("nonfinite_obs_update", "nonfinite_obs_step", "nonfinite_reward_update", "nonfinite_reward_step")
 DIAGNOSTIC_EPISODES = 4
 LOSS_NAMES = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")
 
@@ -97,13 +97,6 @@ class Batch(NamedTuple):
     advantage: jax.Array  # (S, L) Â_t
     target: jax.Array  # (S, L) R_t = Â_t + v_old
     carry0: Any  # the carry before each sequence's first step (before its reset)
-
-
-class NonFinite(NamedTuple):
-    obs_update: jax.Array
-    obs_step: jax.Array
-    reward_update: jax.Array
-    reward_step: jax.Array
 
 
 class TrainState(NamedTuple):
@@ -278,12 +271,6 @@ def learn(setup: Setup, state: TrainState, batch: Batch) -> tuple[TrainState, di
     params, opt_state, parts = optimise(setup, state.params, state.opt_state, batch, k_learn)
     metrics = {f"losses/{name}": getattr(parts, name) for name in LOSS_NAMES}
     return state._replace(params=params, opt_state=opt_state, key=key, update=state.update + 1), metrics
-
-
-def first_bad(flags_et: jax.Array) -> jax.Array:
-    """First step index t with any True in flags (E, T), −1 if none."""
-    any_t = jnp.any(flags_et, axis=0)
-    return jnp.where(jnp.any(any_t), jnp.argmax(any_t), -1).astype(jnp.int32)
 
 
 def track_nonfinite(nf: NonFinite, rec, update) -> NonFinite:
