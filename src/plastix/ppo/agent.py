@@ -76,6 +76,15 @@ class PPOAgent:
         value = (params.critic.value.V @ h + params.critic.value.c)[0]
         return PPOCarry(actor_carry, critic_carry), AgentOut(out.logits, value)
 
+    def value(self, params: PPOParams, carry: PPOCarry, obs: jax.Array) -> jax.Array:
+        """v(o) one step on from ``carry`` (no reset): the value of a terminal observation. With a
+        separate critic only the critic runs (the actor's step would be discarded)."""
+        if self.critic_core is None:
+            return self.actor.act(params.actor, carry.actor, obs, jax.numpy.zeros((), bool))[1].value
+        core = self.critic_core
+        _, h = core.step(params.critic.core, carry.critic, obs.astype(core.jdtype))
+        return (params.critic.value.V @ h + params.critic.value.c)[0]
+
     def sequence(self, params: PPOParams, carry0: PPOCarry, obs: jax.Array, start: jax.Array):
         """Distribution parameters (L, P) and values (L,) of ONE sequence (L, d), each core
         scanned from its carry in ``carry0`` with resets where ``start`` (L,)."""

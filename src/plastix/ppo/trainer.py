@@ -177,8 +177,8 @@ def env_step(setup: Setup, params: AgentParams, key: jax.Array, obs, env_state, 
     done = term | trunc
     boot = reward * setup.config.reward_scale
     if setup.config.bootstrap_truncated:
-        _, terminal = setup.agent.act(params, carry, info["terminal_obs"], jnp.zeros((), bool))
-        boot = boot + setup.config.gamma * jnp.where(trunc & ~term, terminal.value, 0.0)
+        terminal = setup.agent.value(params, carry, info["terminal_obs"])
+        boot = boot + setup.config.gamma * jnp.where(trunc & ~term, terminal, 0.0)
     total, length = ep_return + reward, ep_length + 1
     record = StepRecord(obs, start, action, logp, out.value, boot, done, reward,
                         jnp.where(done, total, jnp.nan), jnp.where(done, length, -1))
