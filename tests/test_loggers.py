@@ -264,3 +264,17 @@ def test_dqn_run_with_a_call_per_log_point_equals_one_call(tmp_path):
         np.testing.assert_array_equal(np.asarray(result.metrics[name]), np.asarray(whole[name]))
     for a, b in zip(jax.tree.leaves(result.state.params), jax.tree.leaves(state.params)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_a_resume_waits_out_the_second_of_an_existing_wandb_directory(tmp_path):
+    """W&B names a run directory by its start second and id: with a directory of this second
+    present, the wait returns only once the second has changed (its name is then free)."""
+    import datetime
+
+    from plastix.loggers import wait_for_a_fresh_run_dir
+
+    stamp = datetime.datetime.now().strftime("%Y%m%d_%H%M%S")
+    (tmp_path / f"offline-run-{stamp}-abc").mkdir()
+    wait_for_a_fresh_run_dir(tmp_path, "abc")
+    assert datetime.datetime.now().strftime("%Y%m%d_%H%M%S") != stamp
+    wait_for_a_fresh_run_dir(tmp_path, "other")  # another id: nothing to wait for

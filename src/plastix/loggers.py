@@ -177,6 +177,22 @@ def import_wandb():
     return wandb
 
 
+def wait_for_a_fresh_run_dir(base: Path, run_id: str) -> None:
+    """W&B names a run's local directory by the second it starts and the run's id
+    (``offline-run-YYYYmmdd_HHMMSS-<id>``, ``run-...`` online). A resume that starts within the
+    second the interrupted process started the same run would write into that directory and lose
+    its files, so wait for the next second (seen in the resume test on a fast machine: the
+    interrupted and the resumed process left one offline directory instead of two)."""
+    import datetime
+    import time
+
+    for _ in range(3):
+        stamp = datetime.datetime.now().strftime("%Y%m%d_%H%M%S")
+        if not any((base / f"{prefix}-{stamp}-{run_id}").exists() for prefix in ("offline-run", "run")):
+            return
+        time.sleep(1.0 - time.time() % 1.0 + 0.01)
+
+
 class WandbLogger:
     """One W&B run per seed (Biewald 2020, "Experiment tracking with Weights and Biases"),
     grouped by the run directory's name, with the run's config.json as its config; the history
@@ -200,6 +216,7 @@ class WandbLogger:
         self.runs = {}
         try:
             for seed in self.seeds:
+                wait_for_a_fresh_run_dir(self.run_dir / "wandb", state["ids"][str(seed)])
                 self.runs[seed] = wandb.init(
                     project=state["project"], entity=state["entity"], id=state["ids"][str(seed)], resume="allow",
                     group=self.run_dir.name, name=f"{self.run_dir.name}-seed{seed}", job_type=config.get("algo"),
