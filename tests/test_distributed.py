@@ -312,19 +312,21 @@ def test_a_killed_actor_is_replaced_and_the_run_reaches_its_budget(ray_session, 
 
 @pytest.mark.learning
 def test_a3c_with_two_actors_learns_cartpole_despite_a_killed_actor(ray_session, tmp_path):
-    """a2c's cartpole setting with B = 16 episodes per gradient, 2 actors, 300 applied updates,
-    one actor killed at update 100: the final policy's mean return over 100 fresh episodes
-    (sampled actions) is at least 150 — a random policy gets ≈ 22 (measured: 316 on this seed,
-    docs/distributed.md)."""
+    """a2c's cartpole setting with B = 16 episodes per gradient and the step size decaying
+    linearly from 1e-2 to 0, 2 actors, 500 applied updates, one actor killed at update 150: the
+    final policy's mean return over 100 fresh episodes (sampled actions) is at least 150 — a
+    random policy gets ≈ 22. The order in which gradients arrive differs from run to run, so one
+    seed is not one result: with a constant step size the final return of this seed ranged from
+    46 to 455 over repeats; with the decay, 281 to 328 over 5 repeats (docs/distributed.md)."""
     import plastix
 
-    rl = dataclasses.replace(CARTPOLE, batch_size=16, num_updates=300, updates_per_log=50)
+    rl = dataclasses.replace(CARTPOLE, batch_size=16, num_updates=500, updates_per_log=50, lr_end=0.0)
     killed: list = []
     result = run_a3c(A3CConfig(rl=rl, actors=2, max_staleness=4, seed=0), out=str(tmp_path / "run"), quiet=True,
-                     on_arrival=kill_once(100, killed))
-    assert result.replaced == 1 and result.applied == 300 and result.actor_streams == (2, 1)
+                     on_arrival=kill_once(150, killed))
+    assert result.replaced == 1 and result.applied == 500 and result.actor_streams == (2, 1)
     assert 0.0 < result.staleness_mean <= 4 and result.staleness_max <= 4
-    check_run_directory(result, 300 + result.dropped)
+    check_run_directory(result, 500 + result.dropped)
     assert (result.run_dir / "curves.png").is_file()
     setup = build_setup(rl)
     returns = np.asarray(evaluate(setup, result.params, jax.random.PRNGKey(123), 100))
