@@ -82,12 +82,15 @@ def small(core="neuromod-rnn", **changes):
     return PPOConfig(**base)
 
 
-@pytest.mark.parametrize("core,separate", [("neuromod-rnn", False), ("lstm", True), ("mlp", True)])
-def test_sequences_recompute_the_rollout(core, separate):
+@pytest.mark.parametrize("core,separate,torso", [("neuromod-rnn", False, 0), ("lstm", True, 0), ("mlp", True, 0),
+                                                 ("neuromod-rnn", False, 6)])
+def test_sequences_recompute_the_rollout(core, separate, torso):
     """Re-scanning each stored sequence from its stored carry (resets inside at episode starts)
     gives the log-probabilities and values the rollout acted with, at θ = θ_old: the episodes
-    (40 steps) straddle the sequences (30 steps) and the rollouts (60 steps)."""
-    config = small(core, separate_critic=separate, seq_len=1 if core == "mlp" else 30)
+    (40 steps) straddle the sequences (30 steps) and the rollouts (60 steps). ``torso``: the
+    embedding and hidden head layers around the core (the plastic core reads the embedding)."""
+    config = small(core, separate_critic=separate, seq_len=1 if core == "mlp" else 30, embed=torso,
+                   head_hidden=torso)
     setup = build_setup(config)
     state = init_state(setup, jax.random.PRNGKey(0))
     runner = state.runner
@@ -167,6 +170,46 @@ def test_validation_errors():
         validate(dataclasses.replace(PPOConfig(), gae_lambda=1.5))
     with pytest.raises(PlastixError, match="action distribution"):
         validate(dataclasses.replace(PPOConfig(), action_dist="cauchy"))
+    with pytest.raises(PlastixError, match="they need separate_critic=False"):
+        validate(dataclasses.replace(PPOConfig(), embed=16))
+    with pytest.raises(PlastixError, match="head_hidden must be an integer >= 0"):
+        validate(dataclasses.replace(PPOConfig(), separate_critic=False, head_hidden=-1))
+
+
+def test_torso_matches_numpy_and_starts_orthogonal():
+    """embed m, head_hidden k around a GRU: x = relu(E o + e) is what the core reads, and
+    z = P relu(A h + a) + p, v = U relu(C h + c) + u from its output, against NumPy; the layers
+    start orthogonal with gains √2 (ReLU layers), 0.01 (policy output) and 1 (value output)."""
+    config = PPOConfig(core="gru", hidden=5, embed=7, head_hidden=6, separate_critic=False, seq_len=128)
+    setup = build_setup(config)
+    agent = setup.agent
+    params = agent.init(jax.random.PRNGKey(0))
+    t = params.torso
+    assert agent.core.input_size == 7 and params.critic is None
+    for layer, gain in ((t.embed, 2 ** 0.5), (t.actor, 2 ** 0.5), (t.critic, 2 ** 0.5), (t.policy, 0.01),
+                        (t.value, 1.0)):
+        w = np.asarray(layer.V, np.float64)
+        gram = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w  # the smaller side is orthonormal × gain
+        np.testing.assert_allclose(gram, gain ** 2 * np.eye(len(gram)), atol=1e-5)
+        assert not np.any(np.asarray(layer.c))
+    rng = np.random.default_rng(1)
+    obs = rng.normal(size=4).astype(np.float32)
+    params = jax.tree.map(lambda a: a + 0.1 * jnp.asarray(rng.normal(size=a.shape), a.dtype), params)  # biases too
+    t = jax.tree.map(np.asarray, params.torso)
+    relu = lambda z: np.maximum(z, 0.0)  # noqa: E731
+    x = relu(t.embed.V @ obs + t.embed.c)
+    core = agent.core
+    carry, h = core.step(params.actor.core, core.initial_carry(), jnp.asarray(x))  # the core on the embedding
+    h = np.asarray(h)
+    want_z = t.policy.V @ relu(t.actor.V @ h + t.actor.c) + t.policy.c
+    want_v = (t.value.V @ relu(t.critic.V @ h + t.critic.c) + t.value.c)[0]
+    _, out = agent.act(params, agent.initial_carry(), jnp.asarray(obs), jnp.ones((), bool))
+    np.testing.assert_allclose(np.asarray(out.logits), want_z, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(float(out.value), want_v, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(float(agent.value(params, agent.initial_carry(), jnp.asarray(obs))), want_v,
+                               rtol=1e-5, atol=1e-6)
+    with pytest.raises(PlastixError, match="its input_size must be 8, got 7"):
+        dataclasses.replace(agent, embed=8)
 
 
 def test_same_seed_same_result_and_short_run_learns():
@@ -240,7 +283,10 @@ def test_cli_flags_resolve_per_task(tmp_path):
     assert (cart.core, cart.num_envs, cart.num_steps, cart.seq_len, cart.separate_critic) == ("mlp", 4, 128, 1, True)
     assert cart.total_steps <= 100_000 and cart.total_steps % (512 * cart.updates_per_log) == 0
     gru = resolve_ppo_config(TrainArgs(task="cartpole", algo="ppo", core="gru", total_steps=100_000))
-    assert (gru.seq_len, gru.separate_critic) == (128, False)
+    assert (gru.seq_len, gru.separate_critic, gru.embed, gru.head_hidden) == (128, False, 64, 64)
+    assert (cue.embed, cue.head_hidden, cart.embed, cart.head_hidden) == (0, 0, 0, 0)
+    bare = resolve_ppo_config(TrainArgs(task="cartpole", algo="ppo", core="gru", embed=0, head_hidden=0))
+    assert (bare.embed, bare.head_hidden) == (0, 0)
     with pytest.raises(PlastixError, match="must be at least num_envs × num_steps"):
         resolve_ppo_config(TrainArgs(task="cartpole", algo="ppo", total_steps=100))
 

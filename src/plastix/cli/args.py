@@ -204,6 +204,11 @@ class PPOArgs(EnvArgs):
     """Normalise the advantages over each minibatch."""
     separate_critic: bool | None = None
     """The value from a second core of its own; None = yes for mlp, shared for recurrent cores."""
+    embed: int | None = None
+    """Units of a ReLU layer before a shared core (0: the core reads the observation); None = the task's default."""
+    head_hidden: int | None = None
+    """Units of a ReLU layer in each of the policy and value heads of a shared core (0: linear heads); None = the
+    task's default."""
     reward_scale: float | None = None
     """The learner sees this times the reward (returns of order 1; metrics report the raw reward); None = the
     task's default (1; Pendulum 0.1)."""

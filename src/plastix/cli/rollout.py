@@ -89,13 +89,13 @@ def run_demos(args: RolloutArgs):
     meta = {"source": "run", "run_dir": str(run.run_dir), "task": run.config.task, "preset": run.config.preset,
             "algo": run.algorithm.name, "core": run.config.core, "run_seed": seed,
             "policy": "greedy" if args.greedy else "sampled", "seed": args.seed}
-    if run.algorithm.family == "ppo":  # the actor of a PPO agent is an actor-critic: replay it with the same rollout
+    if run.algorithm.family == "ppo":  # a PPO agent acts like an actor-critic: replay it with the same rollout
         from plastix.ppo.trainer import build_setup as ppo_setup
         from plastix.rl.trainer import Setup
 
         ppo = ppo_setup(run.config)
-        setup = Setup(None, ppo.env, ppo.env_params, ppo.agent.actor, None, ppo.episode_length, "bptt")
-        return agent_demos(setup, params.actor, jax.random.PRNGKey(args.seed), args.episodes, args.greedy, meta)
+        setup = Setup(None, ppo.env, ppo.env_params, ppo.agent, None, ppo.episode_length, "bptt")
+        return agent_demos(setup, params, jax.random.PRNGKey(args.seed), args.episodes, args.greedy, meta)
     return agent_demos(build_setup(run.config), params, jax.random.PRNGKey(args.seed), args.episodes, args.greedy,
                        meta)
 

@@ -87,6 +87,16 @@ class Core(abc.ABC):
     def step(self, params: PyTree, carry: PyTree, x: jax.Array) -> tuple[PyTree, jax.Array]:
         """One time step: ``(carry_{t-1}, x_t) -> (carry_t, h_t)``."""
 
+    def scan_params(self, params: PyTree) -> PyTree:
+        """The parameters as ``step`` reads them inside ``scan_core`` (default: as they are).
+
+        A scan's backward pass adds each step's gradient of every parameter it closes over into
+        an accumulator. A step that slices a stacked weight (one gate of (3, n, n)) makes that a
+        padded (3, n, n) add per step; a core that does so returns its weights unstacked here (a
+        tuple per gate, which ``step`` must also accept), and the stacking's gradient is taken
+        once, outside the scan."""
+        return params
+
     def check_input(self, xs) -> None:
         """Raise a clear error unless ``xs`` is (T, input_size) or (B, T, input_size)."""
         shape = getattr(xs, "shape", None)
@@ -128,6 +138,8 @@ def scan_core(
     """
     fresh = core.initial_carry()
     carry0 = fresh if carry0 is None else carry0
+    prepare = getattr(core, "scan_params", None)  # cores outside the Core class need not have it
+    params = params if prepare is None else prepare(params)
     if resets is None:
         return lax.scan(lambda c, x: core.step(params, c, x), carry0, xs)
 

@@ -24,6 +24,8 @@ class PPOConfig:
     core_options: tuple[tuple[str, Any], ...] = ()
     hidden: int = 64
     separate_critic: bool = True  # the value from a second core of the same kind (plastix.ppo.agent); False: shared
+    embed: int = 0  # m > 0: a ReLU layer of m units before a shared core (plastix.ppo.agent); 0: none
+    head_hidden: int = 0  # k > 0: a ReLU layer of k units in each of the policy and value heads; 0: linear heads
     action_dist: str = "gaussian"  # continuous actions: gaussian (tanh-squashed) | beta; unused for discrete
     num_envs: int = 4  # E environments per seed, stepped in lockstep and never reset between updates
     num_steps: int = 128  # T steps per environment per rollout
@@ -90,6 +92,13 @@ def validate(config: PPOConfig) -> None:
     if config.total_steps % per_log:
         raise PlastixError(f"total_steps ({config.total_steps}) must be a multiple of num_envs × num_steps × "
                            f"updates_per_log ({per_log}).")
+    for name in ("embed", "head_hidden"):
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise PlastixError(f"{name} must be an integer >= 0 (0: no such layer), got {value!r}.")
+    if (config.embed or config.head_hidden) and config.separate_critic:
+        raise PlastixError(f"embed ({config.embed}) and head_hidden ({config.head_hidden}) are layers around a core "
+                           "shared by actor and critic; they need separate_critic=False.")
     for name in ("gamma", "gae_lambda"):
         check_unit_interval(name, getattr(config, name))
     if not (isinstance(config.reward_scale, (int, float)) and 0 < config.reward_scale < float("inf")):

@@ -40,7 +40,9 @@ def resolve_ppo_config(flags) -> PPOConfig:
 
     ``num_steps`` defaults to the task's (128; the meta-RL tasks: their episode length, so a
     rollout is one whole episode per environment); ``seq_len`` to 1 for the memoryless ``mlp``
-    core and to ``num_steps`` for a recurrent one (a whole rollout per sequence). The budget is
+    core and to ``num_steps`` for a recurrent one (a whole rollout per sequence); ``embed`` and
+    ``head_hidden`` to ``hidden`` for a recurrent core with a shared critic outside the meta-RL
+    tasks (PureJaxRL ``ppo_rnn.py``'s network), else 0. The budget is
     rounded down to whole log points of updates of num_envs × num_steps steps."""
     from plastix.envs import make_env
 
@@ -65,10 +67,16 @@ def resolve_ppo_config(flags) -> PPOConfig:
     else:
         per_log = max(1, round(check_positive_int("log_every", flags.log_every) / per_update))
     per_log = min(per_log, num_updates)
+    hidden = pick(flags.hidden, d.hidden)
+    # a recurrent core outside the meta-RL tasks: PureJaxRL ppo_rnn.py's network, a ReLU embedding and
+    # a ReLU layer in each head, as wide as the core (docs/ppo.md: with linear heads a GRU 128 ended
+    # at a greedy 102-152 on CartPole, with these at 500)
+    torso = hidden if core != "mlp" and not meta and not pick(flags.separate_critic, False) else 0
     config = PPOConfig(
         task=flags.task, preset=flags.preset, env_settings=settings, core=core, core_options=core_options(flags),
-        hidden=pick(flags.hidden, d.hidden),
+        hidden=hidden,
         separate_critic=pick(flags.separate_critic, d.separate_critic and core == "mlp"),
+        embed=pick(flags.embed, torso), head_hidden=pick(flags.head_hidden, torso),
         action_dist=flags.action_dist, num_envs=num_envs, num_steps=num_steps,
         seq_len=pick(flags.seq_len, 1 if core == "mlp" else num_steps),
         update_epochs=pick(flags.update_epochs, d.update_epochs),

@@ -120,15 +120,15 @@ def build_setup(config: PPOConfig, *, core=None, env=None) -> Setup:
     env, env_params = as_env(env) if env is not None else make_env(config.task, config.preset,
                                                                  **dict(config.env_settings))
     dist = make_distribution(env, config.action_dist)
-    agent_core = make_agent_core(config.core if core is None else core, env.observation_size, config.hidden,
-                                 config.dtype, **(dict(config.core_options) if core is None else {}))
+    agent_core = make_agent_core(config.core if core is None else core, config.embed or env.observation_size,
+                                 config.hidden, config.dtype, **(dict(config.core_options) if core is None else {}))
     options = dict(config.core_options) if core is None else {}
     actor = ActorCritic(agent_core, distribution=dist)
     critic_core = None
     if config.separate_critic:
         critic_core = make_agent_core(config.core if core is None else core, env.observation_size, config.hidden,
                                       config.dtype, **options)
-    agent = PPOAgent(actor, critic_core)
+    agent = PPOAgent(actor, critic_core, config.embed, config.head_hidden, env.observation_size)
     optimizer = make_optimizer("adam", config.lr, config.lr_end, config.clip_norm, config.optimizer_steps,
                                eps=config.adam_eps)
     return Setup(config, env, env_params, agent, dist, optimizer, int(env_params.episode_length))
@@ -163,6 +163,13 @@ class StepRecord(NamedTuple):
     raw_reward: jax.Array
     finished_return: jax.Array  # the episode's return where it ended here, else NaN
     finished_length: jax.Array
+    terminal_obs: jax.Array | None = None  # memoryless agents: valued after the rollout, in one batch
+    cut: jax.Array | None = None  # a time limit (not a termination) ended the episode here
+
+
+def memoryless(setup: Setup) -> bool:
+    """An agent whose carry is empty (the ``mlp`` core): a value depends on the observation alone."""
+    return not jax.tree.leaves(setup.agent.initial_carry())
 
 
 def env_step(setup: Setup, params: AgentParams, key: jax.Array, obs, env_state, carry, start, ep_return, ep_length):
@@ -176,12 +183,16 @@ def env_step(setup: Setup, params: AgentParams, key: jax.Array, obs, env_state, 
     reward = reward.astype(dtype)
     done = term | trunc
     boot = reward * setup.config.reward_scale
+    deferred = None, None
     if setup.config.bootstrap_truncated:
-        terminal = setup.agent.value(params, carry, info["terminal_obs"])
-        boot = boot + setup.config.gamma * jnp.where(trunc & ~term, terminal, 0.0)
+        if memoryless(setup):  # valued after the rollout, all steps in one batch (rollout)
+            deferred = info["terminal_obs"], trunc & ~term
+        else:
+            terminal = setup.agent.value(params, carry, info["terminal_obs"])
+            boot = boot + setup.config.gamma * jnp.where(trunc & ~term, terminal, 0.0)
     total, length = ep_return + reward, ep_length + 1
     record = StepRecord(obs, start, action, logp, out.value, boot, done, reward,
-                        jnp.where(done, total, jnp.nan), jnp.where(done, length, -1))
+                        jnp.where(done, total, jnp.nan), jnp.where(done, length, -1), *deferred)
     next_state = (obs2, env_state2, carry, info["episode_start"], jnp.where(done, 0.0, total).astype(dtype),
                   jnp.where(done, 0, length))
     return next_state, record
@@ -210,6 +221,11 @@ def rollout(setup: Setup, params: AgentParams, runner: Runner, key: jax.Array):
     runner = Runner(*state)
     # rec fields: (n_seq, L, E, ...) -> (E, T, ...)
     rec = jax.tree.map(lambda x: jnp.swapaxes(x.reshape((c.num_steps,) + x.shape[2:]), 0, 1), rec)
+    if rec.terminal_obs is not None:  # a memoryless agent's terminal values, one batched call
+        empty = setup.agent.initial_carry()
+        terminal = jax.vmap(jax.vmap(lambda o: setup.agent.value(params, empty, o)))(rec.terminal_obs)
+        rec = rec._replace(reward=rec.reward + c.gamma * jnp.where(rec.cut, terminal, 0.0), terminal_obs=None,
+                           cut=None)
     _, last = jax.vmap(setup.agent.act, in_axes=(None, 0, 0, 0))(params, runner.carry, runner.obs, runner.start)
     next_value = jnp.concatenate([rec.value[:, 1:], last.value[:, None]], axis=1)
     discount = c.gamma * (1.0 - rec.done.astype(rec.value.dtype))
@@ -306,6 +322,8 @@ def plasticity_diagnostics(setup: Setup, state: TrainState) -> dict:
         return {name: jnp.full((), jnp.nan, jnp.float32) for name in DIAGNOSTICS}
     keys = jax.random.split(jax.random.fold_in(state.key, 1), DIAGNOSTIC_EPISODES)
     obs, start = jax.vmap(lambda k: episode(setup, state.params, k, False)[1:3])(keys)
+    if setup.agent.embed:  # the core reads the embedding
+        obs = setup.agent.inputs(state.params, obs)
     stats = batch_statistics(core, state.params.actor.core, obs, start)
     return {name: v.astype(jnp.float32) for name, v in stats.items()}
 
