@@ -40,7 +40,7 @@ trajectory, Ross et al.'s 0-1 loss), mean and 95% percentile-bootstrap CI over s
 goal, slip 0.1, a greedy learner: ``--act mode``), trained afresh for each horizon with windows of
 T steps.
 
-    nice -n 10 taskset -c 0 .venv/bin/python experiments/imitation_dagger.py --seeds 10 --json road.json
+    nice -n 10 taskset -c 0 .venv/bin/python experiments/imitation_dagger.py --seeds 16 --json road.json
     nice -n 10 taskset -c 0 .venv/bin/python experiments/imitation_dagger.py --task maze --seeds 4
 """
 
@@ -57,8 +57,8 @@ import numpy as np
 
 from plastix.cores.mlp import FeedForward
 from plastix.errors import PlastixError
-from plastix.imitation import (BCConfig, Categorical, DAggerConfig, Policy, TableExpert, dagger, episode_costs, grid_env,
-                               mixed_rollouts, planner_policy)
+from plastix.imitation import (BCConfig, Categorical, DAggerConfig, Policy, TableExpert, dagger, episode_costs,
+                               grid_env, mixed_rollouts, planner_policy)
 from plastix.mdp import grid_from_text
 from plastix.mdp.grids import MOVES
 from plastix.stats import bootstrap_ci
@@ -114,7 +114,7 @@ def road_cells(rows=ROAD) -> dict:
     return nxt
 
 
-def make_road(episode_length: int, slip: float = 0.1, rows=ROAD, bonus: float = 0.5):
+def make_road(episode_length: int, slip: float = 0.02, rows=ROAD, bonus: float = 0.5):
     """(task, expert table): the road task of the module docstring and the planner's policy."""
     nxt = road_cells(rows)
     field = ["".join("S" if (r, c) == ROAD_START else "#" if ch == "#" else "." for c, ch in enumerate(row))
@@ -195,7 +195,7 @@ def run(args) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", default="road", choices=["road", "maze"])
-    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--seeds", type=int, default=16)
     parser.add_argument("--slip", type=float, default=0.02, help="road: the slip probability")
     parser.add_argument("--horizons", type=int, nargs="+", default=None,
                         help="road: 25 50 100 200 400; maze: 100 200 400")
@@ -213,7 +213,8 @@ def main() -> None:
     if args.horizons is None:
         args.horizons = [25, 50, 100, 200, 400] if args.task == "road" else [100, 200, 400]
     road = args.task == "road"
-    for name, on_road, in_maze in (("hidden", 64, 32), ("bc_steps", 300, 300), ("iterations", 30, 8), ("act", "sample", "mode")):
+    defaults = (("hidden", 64, 32), ("bc_steps", 300, 300), ("iterations", 30, 8), ("act", "sample", "mode"))
+    for name, on_road, in_maze in defaults:
         if getattr(args, name) is None:
             setattr(args, name, on_road if road else in_maze)
     start = time.time()
@@ -221,13 +222,16 @@ def main() -> None:
     print(f"{args.task}: {args.seeds} seeds, {args.iterations} iterations x {args.episodes_per_iteration} "
           f"windows, {raw[args.horizons[0]]['bc'][0]['labelled_steps']} labelled steps each, "
           f"{time.time() - start:.0f} s\n")
-    print("| T | expert return | gap BC | gap DAgger | mistakes/episode BC | mistakes/episode DAgger |")
-    print("|---|---|---|---|---|---|")
+    print("| T | expert return | gap BC | gap DAgger | gap BC − DAgger (paired) | mistakes/episode BC "
+          "| mistakes/episode DAgger |")
+    print("|---|---|---|---|---|---|---|")
     for T in args.horizons:
         per = raw[T]
         expert = np.mean([r["expert_return"] for r in per["bc"]])
-        print(f"| {T} | {expert:.1f} | " + " | ".join(
-            interval([r[k] for r in per[m]]) for k in ("gap", "mistakes") for m in ("bc", "dagger")) + " |")
+        gaps = {m: np.array([r["gap"] for r in per[m]]) for m in ("bc", "dagger")}
+        print(f"| {T} | {expert:.1f} | {interval(gaps['bc'])} | {interval(gaps['dagger'])} | "
+              f"{interval(gaps['bc'] - gaps['dagger'])} | "
+              + " | ".join(interval([r["mistakes"] for r in per[m]]) for m in ("bc", "dagger")) + " |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({str(k): v for k, v in raw.items()}, f, indent=1)

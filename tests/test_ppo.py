@@ -293,6 +293,20 @@ def test_cli_flags_resolve_per_task(tmp_path):
 
 # ---------------------------------------------------------------- recurrent PPO learns what needs memory
 @pytest.mark.learning
+def test_recurrent_ppo_with_a_gru_and_its_torso_solves_cartpole():
+    """A GRU of 64 inside ppo_rnn.py's network (a ReLU embedding and a ReLU layer per head),
+    16 environments, Adam 1e-3, 196,608 steps, 2 seeds vmapped: greedy mean ≥ 400 over the seeds
+    (measured: 500 for each of 4 seeds; with linear heads a GRU of 128 ended at 102-152 after
+    500k steps, docs/ppo.md)."""
+    config = PPOConfig(core="gru", hidden=64, embed=64, head_hidden=64, separate_critic=False, seq_len=128,
+                       num_envs=16, lr=1e-3, total_steps=196_608, updates_per_log=96)
+    trainer = make_trainer(config)
+    states, _ = jax.jit(jax.vmap(trainer.train))(seed_keys([0, 1]))
+    greedy = jax.vmap(lambda p: evaluate(trainer.setup, p, jax.random.PRNGKey(7), 10))(states.params)
+    assert float(np.mean(np.asarray(greedy))) >= 400.0, np.asarray(greedy).mean(axis=1)
+
+
+@pytest.mark.learning
 def test_recurrent_ppo_beats_a_feed_forward_one_on_a_memory_task():
     """The delayed-recall task of test_rl_trainer (a ±1 cue at step 0, the answer at step 3):
     recurrent PPO with a neuromodulated plastic core reaches a greedy return > 0.9, the
