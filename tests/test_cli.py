@@ -120,6 +120,7 @@ def test_list_json_names_everything(capsys):
     names = [t["name"] for t in data["tasks"]]
     assert set(SEQUENCE_TASKS) <= set(names)
     assert "supervised" in data["algorithms"] and "bptt" in data["gradient_methods"]
+    assert data["distributed_algorithms"] == ["a3c", "dppo"]
 
 
 @pytest.mark.slow

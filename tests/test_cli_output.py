@@ -32,7 +32,7 @@ def test_list_fits_80_columns_and_prints_every_name_whole(capsys, no_columns):
     out = capsys.readouterr().out
     assert max(len(line) for line in out.splitlines()) <= 80
     names = [t["name"] for t in catalogue["tasks"]] + catalogue["cores"] + catalogue["algorithms"]
-    names += catalogue["gradient_methods"]
+    names += catalogue["gradient_methods"] + catalogue["distributed_algorithms"]
     assert "temporal-order" in names and "neuromod-rnn" in names
     missing = [name for name in names if not whole(name, out)]
     assert not missing, f"split or missing in `plastix list`: {missing}"

@@ -38,8 +38,10 @@ def catalogue() -> dict[str, list[dict[str, str]] | list[str]]:
     tasks += [{"name": g, "kind": "grid", "algorithms": ", ".join(GRID_ALGORITHMS)} for g in GRID_TASKS]
     tasks += rl_task_rows()
     algorithms = list(ALGORITHMS)
+    from plastix.cli.distributed import DISTRIBUTED_ALGOS
+
     return {"cores": list(CORES), "tasks": tasks, "algorithms": algorithms,
-            "gradient_methods": list(available_grad_methods())}
+            "distributed_algorithms": list(DISTRIBUTED_ALGOS), "gradient_methods": list(available_grad_methods())}
 
 
 def rl_task_rows() -> list[dict[str, str]]:
@@ -86,5 +88,7 @@ def print_catalogue(cat: dict) -> None:
     for title, names in (("cores", cat["cores"]), ("algorithms", cat["algorithms"]),
                          ("gradient methods", cat["gradient_methods"])):
         print_wrapped(f"{title}: {', '.join(names)}", out)
+    print_wrapped(f"on Ray actors: {', '.join(cat['distributed_algorithms'])} (plastix train TASK --algo a3c|dppo "
+                  "--actors K; the a2c and ppo tasks with jitted environments)", out)
     print_wrapped("outside environments: gymnax:<id> (e.g. gymnax:CartPole-v1, gymnax:MemoryChain-bsuite, "
                   "gymnax:Breakout-MinAtar; jitted) and gymnasium:<id> (a host loop)", out)

@@ -34,7 +34,8 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from plastix.errors import PlastixError, check_positive_int
+from plastix.distributed.learner import ActorSettings
+from plastix.errors import PlastixError
 
 A3C_METRICS = ("charts/episodic_return", "losses/policy_loss", "losses/value_loss", "losses/entropy",
                "distributed/version", "distributed/accepted", "distributed/staleness", "distributed/staleness_mean",
@@ -44,22 +45,13 @@ A3C_METRICS = ("charts/episodic_return", "losses/policy_loss", "losses/value_los
 
 
 @dataclasses.dataclass(frozen=True)
-class A3CConfig:
+class A3CConfig(ActorSettings):
     """An asynchronous actor-critic run: the a2c setting each actor computes its gradient with
     (``rl``: B = ``rl.batch_size`` episodes per gradient, the loss, Adam and its step size;
-    ``rl.num_updates`` = gradients the learner applies), and the actors."""
+    ``rl.num_updates`` = gradients the learner applies), and the actors (``ActorSettings``,
+    keyword-only; ``max_staleness`` 4)."""
 
     rl: Any  # plastix.rl.trainer.RLConfig (algo a2c)
-    actors: int = 2
-    """K actor processes computing gradients at once."""
-    max_staleness: int | None = 4
-    """Drop a gradient computed more than this many learner updates ago (None: apply all, as Hogwild! A3C)."""
-    seed: int = 0
-    """θ_0 is the a2c initialisation of this seed; actor key streams derive from it."""
-    cpus_per_actor: float = 1.0
-    """CPUs Ray reserves per actor."""
-    max_replacements: int = 8
-    """Stop the run with an error when more actors than this have died."""
 
 
 class A3CResult(NamedTuple):
@@ -88,13 +80,7 @@ def check_config(config: A3CConfig):
         raise PlastixError(f"A3C computes the a2c gradient: A3CConfig.rl.algo must be 'a2c', got {config.rl.algo!r}.")
     if config.rl.burn_in_updates:
         raise PlastixError("burn_in_updates is not available for A3C (the learner applies every accepted gradient).")
-    check_positive_int("actors", config.actors)
-    if not (isinstance(config.seed, int) and config.seed >= 0):
-        raise PlastixError(f"seed must be a non-negative integer, got {config.seed!r}.")
-    if not (isinstance(config.max_replacements, int) and config.max_replacements >= 0):
-        raise PlastixError(f"max_replacements must be an integer >= 0, got {config.max_replacements!r}.")
-    if not (isinstance(config.cpus_per_actor, (int, float)) and config.cpus_per_actor >= 0):
-        raise PlastixError(f"cpus_per_actor must be a number >= 0, got {config.cpus_per_actor!r}.")
+    config.check_actors()
     if config.rl.task.startswith("gymnasium:"):
         raise PlastixError("A3C actors run jitted environments; gymnasium:<id> tasks are not available.")
     return build_setup(config.rl)

@@ -36,7 +36,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from plastix.errors import PlastixError, check_positive_int
+from plastix.distributed.learner import ActorSettings
+from plastix.errors import PlastixError
 
 DPPO_METRICS = ("charts/episodic_return", "charts/episodes", "losses/policy_loss", "losses/value_loss",
                 "losses/entropy", "losses/approx_kl", "losses/clip_fraction", "distributed/version",
@@ -47,22 +48,13 @@ DPPO_METRICS = ("charts/episodic_return", "charts/episodes", "losses/policy_loss
 
 
 @dataclasses.dataclass(frozen=True)
-class DPPOConfig:
+class DPPOConfig(ActorSettings):
     """A distributed PPO run: the PPO setting (``ppo``: E environments × T steps per actor rollout,
     the epochs, minibatches, clipping and Adam; ``ppo.num_updates`` = rollouts the learner learns
-    from) and the actors."""
+    from) and the actors (``ActorSettings``, keyword-only; ``max_staleness`` 1)."""
 
     ppo: Any  # plastix.ppo.config.PPOConfig
-    actors: int = 2
-    """K actor processes collecting rollouts at once."""
-    max_staleness: int | None = 1
-    """Drop a rollout collected more than this many learner updates ago (None: learn from all)."""
-    seed: int = 0
-    """θ_0 is the PPO initialisation of this seed; actor key streams derive from it."""
-    cpus_per_actor: float = 1.0
-    """CPUs Ray reserves per actor."""
-    max_replacements: int = 8
-    """Stop the run with an error when more actors than this have died."""
+    max_staleness: int | None = dataclasses.field(default=1, kw_only=True)
 
 
 class DPPOResult(NamedTuple):
@@ -135,17 +127,11 @@ class RolloutWorker:
 
 def check_config(config: DPPOConfig):
     """Validate at the boundary; returns the PPO ``Setup``."""
-    from plastix.distributed.learner import check_max_staleness
     from plastix.ppo.trainer import build_setup
 
     if type(config.ppo).__name__ != "PPOConfig":
         raise PlastixError(f"DPPOConfig.ppo must be a PPOConfig, got {type(config.ppo).__name__}.")
-    check_positive_int("actors", config.actors)
-    check_max_staleness(config.max_staleness)
-    if not (isinstance(config.seed, int) and config.seed >= 0):
-        raise PlastixError(f"seed must be a non-negative integer, got {config.seed!r}.")
-    if not (isinstance(config.max_replacements, int) and config.max_replacements >= 0):
-        raise PlastixError(f"max_replacements must be an integer >= 0, got {config.max_replacements!r}.")
+    config.check_actors()
     if config.ppo.task.startswith("gymnasium:"):
         raise PlastixError("DPPO actors run jitted environments; gymnasium:<id> tasks are not available.")
     return build_setup(config.ppo)

@@ -20,6 +20,7 @@ every gradient, i.e. τ_max = ∞. Nothing here needs Ray: the arithmetic is tes
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import Any, NamedTuple
 
@@ -27,7 +28,7 @@ import jax
 import numpy as np
 import optax
 
-from plastix.errors import PlastixError
+from plastix.errors import PlastixError, check_positive_int
 
 
 class Receipt(NamedTuple):
@@ -111,4 +112,34 @@ def check_max_staleness(max_staleness) -> None:
         raise PlastixError(f"max_staleness must be an integer >= 0 (or None: no bound), got {max_staleness!r}.")
 
 
-__all__ = ["Ledger", "Learner", "Receipt", "admit", "check_max_staleness", "count", "optimizer_apply"]
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ActorSettings:
+    """The actors of a distributed run, shared by ``A3CConfig`` and ``DPPOConfig`` (keyword-only)."""
+
+    actors: int = 2
+    """K actor processes computing gradients (A3C) or collecting rollouts (DPPO) at once."""
+    max_staleness: int | None = 4
+    """Drop what an actor computed more than this many learner updates ago (None: apply all, as Hogwild! A3C)."""
+    seed: int = 0
+    """θ_0 is the trainer's initialisation of this seed; actor key streams derive from it."""
+    cpus_per_actor: float = 1.0
+    """CPUs Ray reserves per actor."""
+    max_replacements: int = 8
+    """Stop the run with an error when more actors than this have died."""
+
+    def check_actors(self) -> None:
+        """Validate the actor settings at the boundary. Raises PlastixError."""
+        check_positive_int("actors", self.actors)
+        check_max_staleness(self.max_staleness)
+        if isinstance(self.seed, bool) or not (isinstance(self.seed, int) and self.seed >= 0):
+            raise PlastixError(f"seed must be a non-negative integer, got {self.seed!r}.")
+        if isinstance(self.max_replacements, bool) or not (isinstance(self.max_replacements, int)
+                                                            and self.max_replacements >= 0):
+            raise PlastixError(f"max_replacements must be an integer >= 0, got {self.max_replacements!r}.")
+        if isinstance(self.cpus_per_actor, bool) or not (isinstance(self.cpus_per_actor, (int, float))
+                                                          and self.cpus_per_actor >= 0):
+            raise PlastixError(f"cpus_per_actor must be a number >= 0, got {self.cpus_per_actor!r}.")
+
+
+__all__ = ["ActorSettings", "Ledger", "Learner", "Receipt", "admit", "check_max_staleness", "count",
+           "optimizer_apply"]
