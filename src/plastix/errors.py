@@ -26,6 +26,13 @@ def check_positive_int(name: str, value: int) -> int:
     return value
 
 
+def check_nonnegative_int(name: str, value: int, meaning: str = "") -> int:
+    """Reject counts that are not integers >= 0 (``meaning``: what 0 means, said in the message)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise PlastixError(f"{name} must be an integer >= 0{meaning}, got {value!r}.")
+    return value
+
+
 def check_finite_float(name: str, value) -> float:
     """Reject non-numbers and non-finite values for float options."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):

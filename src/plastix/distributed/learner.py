@@ -28,7 +28,7 @@ import jax
 import numpy as np
 import optax
 
-from plastix.errors import PlastixError, check_positive_int
+from plastix.errors import PlastixError, check_nonnegative_int, check_positive_int
 
 
 class Receipt(NamedTuple):
@@ -133,9 +133,7 @@ class ActorSettings:
         check_max_staleness(self.max_staleness)
         if isinstance(self.seed, bool) or not (isinstance(self.seed, int) and self.seed >= 0):
             raise PlastixError(f"seed must be a non-negative integer, got {self.seed!r}.")
-        if isinstance(self.max_replacements, bool) or not (isinstance(self.max_replacements, int)
-                                                            and self.max_replacements >= 0):
-            raise PlastixError(f"max_replacements must be an integer >= 0, got {self.max_replacements!r}.")
+        check_nonnegative_int("max_replacements", self.max_replacements)
         if isinstance(self.cpus_per_actor, bool) or not (isinstance(self.cpus_per_actor, (int, float))
                                                           and self.cpus_per_actor >= 0):
             raise PlastixError(f"cpus_per_actor must be a number >= 0, got {self.cpus_per_actor!r}.")

@@ -38,7 +38,7 @@ import jax
 import jax.numpy as jnp
 
 from plastix.cores.base import Core, Readout, init_readout, reset_where, scan_core
-from plastix.errors import PlastixError
+from plastix.errors import PlastixError, check_nonnegative_int
 from plastix.rl.agent import ActorCritic, AgentOut, AgentParams
 
 
@@ -94,9 +94,7 @@ class PPOAgent:
 
     def __post_init__(self):
         for name in ("embed", "head_hidden"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise PlastixError(f"{name} must be an integer >= 0 (0: no such layer), got {value!r}.")
+            check_nonnegative_int(name, getattr(self, name), " (0: no such layer)")
         if self.torso and self.critic_core is not None:
             raise PlastixError("embed and head_hidden shape the layers around a core shared by actor and critic; "
                                "with a separate critic set them to 0 (or use separate_critic=False).")

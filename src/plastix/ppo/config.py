@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from plastix.errors import PlastixError, check_clip_norm, check_positive_int, check_step_sizes, unknown_name
+from plastix.errors import (PlastixError, check_clip_norm, check_nonnegative_int, check_positive_int, check_step_sizes,
+                            unknown_name)
 
 ACTION_DISTS = ("gaussian", "beta")
 
@@ -93,9 +94,7 @@ def validate(config: PPOConfig) -> None:
         raise PlastixError(f"total_steps ({config.total_steps}) must be a multiple of num_envs × num_steps × "
                            f"updates_per_log ({per_log}).")
     for name in ("embed", "head_hidden"):
-        value = getattr(config, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise PlastixError(f"{name} must be an integer >= 0 (0: no such layer), got {value!r}.")
+        check_nonnegative_int(name, getattr(config, name), " (0: no such layer)")
     if (config.embed or config.head_hidden) and config.separate_critic:
         raise PlastixError(f"embed ({config.embed}) and head_hidden ({config.head_hidden}) are layers around a core "
                            "shared by actor and critic; they need separate_critic=False.")
