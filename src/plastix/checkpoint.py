@@ -13,18 +13,23 @@ Layout (``run_dir/checkpoints/``)::
         metrics.npz         every metric (S, L), plus ``__walls__`` (L,)
         manifest.json       format, log points done, segment, config hash, leaf paths /
                             shapes / dtypes / key impls, sha256 of each file (written last)
-    .tmp-step_00000600-<pid>/   a save in progress (or killed): never read, removed by the next save
+    .tmp-step_00000600-<pid>-<hex>/   a save in progress (or killed): never read, removed by the next save
 
-Writing: files go into a fresh temporary directory, each is fsynced, the manifest last, then
-one ``os.replace`` renames the directory to ``step_XXXXXXXX`` (atomic on POSIX) and the parent
-directory is fsynced. A process killed at any point leaves either the previous checkpoints
-alone or the new one complete. Only the newest ``keep`` checkpoints are kept.
+Writing: files go into a fresh temporary directory (a unique name), each is fsynced, the
+manifest last, then one ``os.replace`` renames the directory to ``step_XXXXXXXX`` (atomic on
+POSIX) and the parent directory is fsynced. A process killed at any point leaves either the
+previous checkpoints alone or the new one complete; a save that fails with an error (a full
+disk: ``OSError(ENOSPC)``) removes its temporary directory and re-raises. Only the newest
+``keep`` checkpoints are kept. One process saves at a time: the run's lock (``plastix.runs``).
 
 Reading (``restore``): the newest finished checkpoint is checked against a template (the
 ``jax.eval_shape`` of a freshly built trainer's state): same leaf paths, shapes and dtypes,
-every file's sha256 as recorded, the same config hash. Any difference raises PlastixError
-naming the leaf (expected vs found) or the file; nothing is returned half-loaded and nothing in
-the run directory is written.
+every file's sha256 as recorded, the same config hash. A checkpoint that does not fit (another
+trainer or config) raises PlastixError naming the leaf (expected vs found); a damaged one
+(``CorruptCheckpoint``: a file that does not match its sha256, an unreadable manifest) is
+skipped for the next older one, with a warning naming the checkpoint used and why the newer
+ones were skipped; if none is intact the newest one's error is raised. Nothing is returned
+half-loaded and nothing in the run directory is written but that warning in train.log.
 """
 
 from __future__ import annotations
@@ -32,7 +37,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import shutil
+import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -49,6 +56,10 @@ TMP_PREFIX = ".tmp-"
 FILES = ("state.npz", "metrics.npz")
 MANIFEST = "manifest.json"
 WALLS = "__walls__"
+
+
+class CorruptCheckpoint(PlastixError):
+    """A checkpoint whose files are damaged (``restore`` then falls back to an earlier one)."""
 
 
 class Checkpoint(NamedTuple):
@@ -140,13 +151,11 @@ def write_tree(target, tree: Any) -> None:
 
 
 def save_tree(file: str | Path, tree: Any) -> Path:
-    """``write_tree`` to ``file`` atomically (a temporary name, then ``os.replace``)."""
-    file = Path(file)
-    tmp = file.with_name(file.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        write_tree(fh, tree)
-    os.replace(tmp, file)
-    return file
+    """``write_tree`` to ``file`` atomically (``plastix.runs.atomic_write``: a unique temporary
+    name, removed if the write fails, then ``os.replace``)."""
+    from plastix.runs import atomic_write
+
+    return atomic_write(file, lambda fh: write_tree(fh, tree))
 
 
 def read_arrays(file: str | Path, what: str = "pytree") -> dict[str, np.ndarray]:
@@ -204,30 +213,38 @@ def save(run_dir: str | Path, state: Any, metrics: dict, walls, *, done: int, se
     check_positive_int("keep_checkpoints", keep)
     root = checkpoint_dir(run_dir)
     root.mkdir(parents=True, exist_ok=True)
-    for stale in root.glob(TMP_PREFIX + "*"):  # saves killed earlier
+    for stale in root.glob(TMP_PREFIX + "*"):  # saves killed earlier (the run's lock: no other save runs)
         shutil.rmtree(stale, ignore_errors=True)
     name = f"{PREFIX}{int(step):08d}"
-    tmp = root / f"{TMP_PREFIX}{name}-{os.getpid()}"
+    tmp = root / f"{TMP_PREFIX}{name}-{os.getpid()}-{secrets.token_hex(4)}"
     tmp.mkdir()
+    try:
+        _write_checkpoint(tmp, state, metrics, walls, {"format": FORMAT, "done": int(done), "segment": int(segment),
+                                                       "step": int(step), "config_hash": config_digest})
+        final = root / name
+        if final.exists():  # the same step saved again (cannot happen in one run): replace it
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:  # e.g. OSError(ENOSPC): the previous checkpoints stay, no debris
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _fsync_dir(root)
+    for old in list_checkpoints(run_dir)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def _write_checkpoint(tmp: Path, state: Any, metrics: dict, walls, header: dict) -> None:
+    """The files of one checkpoint into the directory ``tmp``, each fsynced, the manifest last."""
     leaves = jax.tree_util.tree_flatten_with_path(state)[0]
     infos = [_leaf_info(p, x) for p, x in leaves]
     tables = {k: np.asarray(v) for k, v in metrics.items()}
     tables[WALLS] = np.asarray(walls, np.float64)
     _fsync_write(tmp / "state.npz", lambda fh: write_tree(fh, state))
     _fsync_write(tmp / "metrics.npz", lambda fh: np.savez(fh, **tables))
-    manifest = {"format": FORMAT, "done": int(done), "segment": int(segment), "step": int(step),
-                "config_hash": config_digest, "leaves": infos, "metrics": sorted(metrics),
-                "sha256": {f: _sha256(tmp / f) for f in FILES}}
+    manifest = {**header, "leaves": infos, "metrics": sorted(metrics), "sha256": {f: _sha256(tmp / f) for f in FILES}}
     _fsync_write(tmp / MANIFEST, lambda fh: fh.write(json.dumps(manifest, indent=1).encode()))
     _fsync_dir(tmp)
-    final = root / name
-    if final.exists():  # the same step saved again (cannot happen in one run): replace it
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    _fsync_dir(root)
-    for old in list_checkpoints(run_dir)[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
-    return final
 
 
 def _read_manifest(path: Path) -> dict:
@@ -235,12 +252,12 @@ def _read_manifest(path: Path) -> dict:
     try:
         manifest = json.loads(file.read_text())
     except (OSError, ValueError) as err:
-        raise PlastixError(f"checkpoint file {str(file)!r} is corrupt or unreadable ({err}); delete "
+        raise CorruptCheckpoint(f"checkpoint file {str(file)!r} is corrupt or unreadable ({err}); delete "
                            f"{str(path)!r} to resume from an earlier checkpoint.") from None
     missing = [k for k in ("format", "done", "segment", "step", "leaves", "metrics", "sha256")
                if not isinstance(manifest, dict) or k not in manifest]
     if missing:
-        raise PlastixError(f"checkpoint file {str(file)!r} is corrupt: it lacks {missing}; delete {str(path)!r} "
+        raise CorruptCheckpoint(f"checkpoint file {str(file)!r} is corrupt: it lacks {missing}; delete {str(path)!r} "
                            "to resume from an earlier checkpoint.")
     if manifest.get("format") not in READABLE:
         raise PlastixError(f"checkpoint {str(path)!r} has format {manifest.get('format')!r}, this plastix "
@@ -253,7 +270,7 @@ def _check_files(path: Path, manifest: dict) -> None:
         file = path / name
         expected = manifest["sha256"].get(name)
         if not file.is_file() or _sha256(file) != expected:
-            raise PlastixError(f"checkpoint file {str(file)!r} is corrupt (missing or sha256 differs from its "
+            raise CorruptCheckpoint(f"checkpoint file {str(file)!r} is corrupt (missing or sha256 differs from its "
                                f"manifest); delete {str(path)!r} to resume from an earlier checkpoint.")
 
 
@@ -282,17 +299,65 @@ def _load_npz(file: Path) -> dict[str, np.ndarray]:
         with np.load(file, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
     except Exception as err:  # zip / npy errors
-        raise PlastixError(f"checkpoint file {str(file)!r} is corrupt ({err}).") from None
+        raise CorruptCheckpoint(f"checkpoint file {str(file)!r} is corrupt ({err}).") from None
 
 
 def restore(run_dir: str | Path, template: Any, config_digest: str | None = None) -> Checkpoint:
-    """The newest finished checkpoint of ``run_dir``, checked against ``template`` (a pytree of
-    arrays or ``jax.ShapeDtypeStruct``, e.g. ``jax.eval_shape(jax.vmap(trainer.init), keys)``)
-    and, if given, the config hash. Raises PlastixError if there is none or it does not fit."""
+    """The newest intact finished checkpoint of ``run_dir``, checked against ``template`` (a
+    pytree of arrays or ``jax.ShapeDtypeStruct``, e.g. ``jax.eval_shape(jax.vmap(trainer.init),
+    keys)``) and, if given, the config hash. A newer checkpoint that is damaged (corrupt file,
+    sha256 mismatch) or unfinished (no manifest) is skipped, with a warning (stderr and the run's
+    train.log) naming the checkpoint used and why each newer one was skipped; temporary save
+    directories are never read. Raises PlastixError if there is none, or if one does not fit
+    (a different trainer or config: no fallback then), naming the checkpoint and the leaf."""
     found = list_checkpoints(run_dir)
-    if not found:
-        raise PlastixError(f"{str(run_dir)!r} holds no finished checkpoint in {DIRNAME}/; nothing to resume.")
-    path = found[-1]
+    skipped = []  # (name, reason), newest first
+    for path in reversed(found):
+        try:
+            result = _restore_one(path, template, config_digest)
+        except CorruptCheckpoint as err:
+            skipped.append((path.name, str(err)))
+            continue
+        unfinished = [(p.name, f"its save did not finish (no {MANIFEST})") for p in _unfinished(run_dir)
+                      if _step_of(p) > result.step]
+        _warn_skipped(run_dir, path, sorted(unfinished + skipped, key=lambda x: x[0], reverse=True))
+        return result
+    if skipped:
+        raise PlastixError(skipped[0][1] + (f" No earlier checkpoint is intact ({len(skipped)} tried)."
+                                            if len(skipped) > 1 else ""))
+    unfinished = [p.name for p in _unfinished(run_dir)]
+    more = f" ({', '.join(unfinished)}: saves that did not finish, no {MANIFEST})" if unfinished else ""
+    raise PlastixError(f"{str(run_dir)!r} holds no finished checkpoint in {DIRNAME}/{more}; nothing to resume.")
+
+
+def _step_of(path: Path) -> int:
+    return int(path.name[len(PREFIX):])
+
+
+def _unfinished(run_dir: str | Path) -> list[Path]:
+    """``step_N`` directories without a manifest (a save from before atomic renames, or a copy
+    cut short); temporary save directories (``.tmp-*``) are not listed."""
+    root = checkpoint_dir(run_dir)
+    if not root.is_dir():
+        return []
+    return [p for p in root.iterdir() if p.is_dir() and p.name.startswith(PREFIX)
+            and p.name[len(PREFIX):].isdigit() and not (p / MANIFEST).is_file()]
+
+
+def _warn_skipped(run_dir: str | Path, used: Path, skipped: list[tuple[str, str]]) -> None:
+    """Say which checkpoint a restore used and why it skipped newer ones (stderr and train.log)."""
+    if not skipped:
+        return
+    from plastix.runs import log_line
+
+    reasons = "; ".join(f"{name}: {why}" for name, why in skipped)
+    text = f"warning: resuming from checkpoint {used.name}, skipping newer checkpoint(s) {reasons}"
+    print(text, file=sys.stderr, flush=True)
+    log_line(Path(run_dir), text)
+
+
+def _restore_one(path: Path, template: Any, config_digest: str | None) -> Checkpoint:
+    """One checkpoint directory, checked and loaded (CorruptCheckpoint if a file is damaged)."""
     manifest = _read_manifest(path)
     expected = _check_structure(path, manifest, template)
     if config_digest is not None and manifest.get("config_hash") != config_digest:
@@ -305,11 +370,11 @@ def restore(run_dir: str | Path, template: Any, config_digest: str | None = None
     for i, info in enumerate(expected):
         value = arrays.get(info["path"], arrays.get(f"leaf_{i:05d}"))  # format 1 named leaves by index
         if value is None or list(value.shape) != info["shape"] or value.dtype.name != info["dtype"]:
-            raise PlastixError(f"checkpoint file {str(path / 'state.npz')!r} is corrupt at leaf {info['path']}.")
+            raise CorruptCheckpoint(f"checkpoint file {str(path / 'state.npz')!r} is corrupt at leaf {info['path']}.")
         leaves.append(jax.random.wrap_key_data(value, impl=info["key_impl"]) if info["key_impl"] else
                       jax.numpy.asarray(value))
     state = jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(template), leaves)
     walls = tables.pop(WALLS, None)
     if walls is None or sorted(tables) != manifest["metrics"]:
-        raise PlastixError(f"checkpoint file {str(path / 'metrics.npz')!r} is corrupt: its metrics differ from the manifest.")
+        raise CorruptCheckpoint(f"checkpoint file {str(path / 'metrics.npz')!r} is corrupt: its metrics differ from the manifest.")
     return Checkpoint(state, tables, walls, int(manifest["done"]), int(manifest["segment"]), int(manifest["step"]), path)

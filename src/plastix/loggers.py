@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 from plastix.errors import PlastixError, unknown_name
-from plastix.runs import CONFIG, METRICS
+from plastix.runs import CONFIG, METRICS, atomic_write, write_text
 
 WANDB_STATE = "wandb.json"
 WANDB_MODES = ("online", "offline", "disabled")
@@ -88,12 +88,13 @@ class CSVLogger:
     def __init__(self, run_dir: str | Path, names: Sequence[str], history: Sequence[Row] = ()):
         self.file = Path(run_dir) / METRICS
         self.fields = ["step", "wall_time", "seed", *names]
-        tmp = self.file.with_name(METRICS + ".tmp")
-        with open(tmp, "w", newline="") as fh:
+
+        def write(fh) -> None:
             writer = csv.DictWriter(fh, fieldnames=self.fields)
             writer.writeheader()
             writer.writerows(self._record(row.step, row.metrics, row.seed, row.wall_time) for row in history)
-        os.replace(tmp, self.file)
+
+        atomic_write(self.file, write, binary=False)  # a unique temporary name, removed if the write fails
         self.handle = open(self.file, "a", newline="")
         self.writer = csv.DictWriter(self.handle, fieldnames=self.fields)
 
@@ -241,9 +242,7 @@ class WandbLogger:
         return state
 
     def _write_state(self) -> None:
-        tmp = self.state_file.with_name(WANDB_STATE + ".tmp")
-        tmp.write_text(json.dumps(self.state, indent=2, sort_keys=True))
-        os.replace(tmp, self.state_file)
+        write_text(self.state_file, json.dumps(self.state, indent=2, sort_keys=True))
 
     def log(self, step: int, metrics: Mapping[str, float], *, seed: int | None = None,
             wall_time: float | None = None) -> None:

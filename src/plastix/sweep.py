@@ -238,12 +238,12 @@ def save_state(directory: str | os.PathLike, state, meta: dict | None = None) ->
     """Write ``state`` to ``directory/state.npz`` with the one pytree serializer
     (``plastix.checkpoint.save_tree``) and ``meta`` to ``meta.json``; both atomic."""
     from plastix.checkpoint import save_tree
+    from plastix.runs import write_text
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     save_tree(directory / STATE_FILE, state)
-    (directory / (META_FILE + ".tmp")).write_text(json.dumps(meta or {}, indent=1))
-    os.replace(directory / (META_FILE + ".tmp"), directory / META_FILE)
+    write_text(directory / META_FILE, json.dumps(meta or {}, indent=1))
     return directory
 
 
