@@ -29,7 +29,7 @@ LAYERS = [
     ("algorithms", ["plastix.rl", "plastix.ppo", "plastix.dqn", "plastix.mdp", "plastix.train", "plastix.exercises",
                     "plastix.hopfield", "plastix.imitation"]),
     ("driver", ["plastix", "plastix.driver", "plastix.algorithms", "plastix.runs", "plastix.checkpoint", "plastix.tb",
-                "plastix.loggers", "plastix.plot", "plastix.sweep", "plastix.distributed", "plastix.rl.plots", "plastix.mdp.plots",
+                "plastix.loggers", "plastix.plot", "plastix.sweep", "plastix.distributed", "plastix.memory", "plastix.rl.plots", "plastix.mdp.plots",
                 "plastix.hopfield.plots"]),
     ("cli", ["plastix.cli"]),
 ]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from plastix.errors import (PlastixError, check_clip_norm, check_nonnegative_int, check_positive_int, check_step_sizes,
-                            unknown_name)
+from plastix.errors import (PlastixError, check_at_most, check_clip_norm, check_nonnegative_int, check_positive_int,
+                            check_step_sizes, unknown_name)
 
 ACTION_DISTS = ("gaussian", "beta")
 
@@ -82,6 +82,8 @@ def validate(config: PPOConfig) -> None:
     for name in ("hidden", "num_envs", "num_steps", "seq_len", "update_epochs", "num_minibatches", "total_steps",
                  "updates_per_log"):
         check_positive_int(name, getattr(config, name))
+    check_at_most("num_updates × update_epochs × num_minibatches (the optimizer's int32 step count)",
+                  config.optimizer_steps)
     if config.num_steps % config.seq_len:
         raise PlastixError(f"seq_len ({config.seq_len}) must divide num_steps ({config.num_steps}).")
     if config.num_sequences % config.num_minibatches:

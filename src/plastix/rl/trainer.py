@@ -64,7 +64,8 @@ from jax import lax
 
 from plastix.cores.base import resolve_dtype, scan_core
 from plastix.envs import ENVS, as_env, make_env
-from plastix.errors import PlastixError, check_clip_norm, check_positive_int, check_step_sizes, unknown_name
+from plastix.errors import (PlastixError, check_at_most, check_clip_norm, check_positive_int, check_step_sizes,
+                            unknown_name)
 from plastix.grads.hand import HAND_BPTT_CORES, hand_scan, supports_hand_bptt
 from plastix.rl.agent import ActorCritic, AgentParams, make_agent_core
 from plastix.rl.diagnostics import DIAGNOSTICS, batch_statistics, has_trace
@@ -223,6 +224,8 @@ def build_setup(config: RLConfig, env_and_params=None, *, core=None, env=None) -
         raise PlastixError(f"concentration_coef is a penalty on softmax probabilities (discrete actions); "
                            f"{config.task!r} has continuous actions.")
     num_steps = int(env_params.episode_length)
+    check_at_most("num_updates × batch_size × episode_length (the env steps counted by the step metric)",
+                  config.num_updates * config.batch_size * num_steps)
     grad = config.grad
     if grad == "auto":
         grad = "hand-bptt" if supports_hand_bptt(core) else "bptt"

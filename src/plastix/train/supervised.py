@@ -37,7 +37,7 @@ from jax import lax
 
 from plastix.cores import CORES, core_class, is_core_like, make_core
 from plastix.cores.base import resolve_dtype
-from plastix.errors import PlastixError, check_positive_int, check_step_sizes, unknown_name
+from plastix.errors import PlastixError, check_at_most, check_positive_int, check_step_sizes, unknown_name
 from plastix.grads.base import Batch, GradMethod, ModelParams, SeqModel, batched_value_and_grad, bptt
 from plastix.tasks import TaskSpec, as_data_task, get_task
 from plastix.train.harness import Trainer, assemble_trainer, make_optimizer
@@ -138,6 +138,9 @@ def validate(config: SupervisedConfig, *, core=None, data=None) -> TaskSpec:
     for name in ("hidden", "batch_size", "num_updates", "updates_per_log", "eval_batch_size"):
         check_positive_int(name, getattr(config, name))
     task.check_T(config.seq_len)
+    check_at_most("seq_len", config.seq_len)
+    check_at_most("num_updates × batch_size (the sequences counted by the step metric)",
+                  config.num_updates * config.batch_size)
     check_step_sizes(config.lr, config.lr_end)
     if config.clip_norm is not None and not (np.isfinite(config.clip_norm) and config.clip_norm > 0):
         raise PlastixError(f"clip_norm must be positive (or None), got {config.clip_norm!r}.")
