@@ -44,9 +44,10 @@ from plastix.algorithms import (Algorithm, algorithm_of, algorithm_of_run, plot,
                                 task_label, task_record, trained_task)
 from plastix.errors import PlastixError, check_positive_int
 from plastix.loggers import WANDB_MODES, check_loggers, import_wandb
+from plastix.memory import check_memory
 from plastix.runs import (RunControl, SegmentSaver, default_run_name, log_line, open_run, plan_segments,
                           read_config, read_metrics, tee_log, write_metrics)
-from plastix.runs import metric_rows
+from plastix.runs import check_out_free, close_run, metric_rows
 
 SEGMENTS = 10  # driver segments (checkpoints) per run
 
@@ -137,9 +138,8 @@ def check_options(options: RunOptions) -> list[int]:
         raise PlastixError("resume needs the run directory to continue (out=RUN_DIR).")
     if options.resume and not Path(options.out).is_dir():
         raise PlastixError(f"resume {options.out!r}: no such run directory.")
-    if not options.resume and options.out is not None and Path(options.out).exists() and any(Path(options.out).iterdir()):
-        raise PlastixError(f"run directory {options.out!r} already exists and is not empty; choose another --out "
-                           "(or continue it with --resume).")
+    if not options.resume and options.out is not None:
+        check_out_free(options.out)  # empty or new; a directory in use names the process holding it
     return seeds
 
 
@@ -212,6 +212,7 @@ def run(config, options: RunOptions | None = None, *, progress: bool | None = No
         if loggers:
             raise PlastixError("loggers= is not available for gymnasium:<id> tasks (a host loop).")
         return run_host(entry, config, options, seeds, flags)
+    check_memory(config, seeds=len(seeds), **parts)  # refuse what cannot fit, before building anything
     trainer = entry.make_trainer(config, **parts)  # builds and traces: errors before any file is written
     task = trained_task(entry, trainer.setup)  # the data's task when data= replaces config.task
     label = task_label(config, task, parts)
@@ -220,9 +221,40 @@ def run(config, options: RunOptions | None = None, *, progress: bool | None = No
                "task": task_record(config, task, parts)}
     control = open_run(options, default_run_name(run_name_task(label), config.core, entry.name),
                        payload, seeds, describe=describe(entry, label, flags))
-    states, metrics, walls = train_segments(trainer, entry, seeds, control, options, loggers)
-    finish(entry, control.run_dir, config, states, metrics, walls, seeds, options, task)
+    try:  # the run's lock is held until here (plastix.runs.lock_run)
+        report: dict = {}
+        states, metrics, walls = train_segments(trainer, entry, seeds, control, options, loggers, report)
+        finish(entry, control.run_dir, config, states, metrics, walls, seeds, options, task,
+               resumed_from=report.get("resumed_from"))
+    except BaseException as err:
+        log_failure(control.run_dir, err)
+        raise
+    finally:
+        close_run(control)
     return Result(states, metrics, control.run_dir, config, seeds)
+
+
+def log_failure(run_dir: Path, err: BaseException) -> None:
+    """Write why a run stopped to its train.log: the one line the command line prints
+    (``plastix.errors.user_failure``; an internal bug is marked as one) and the traceback. A log
+    that cannot be written (the disk that failed) is left alone: the error itself is raised."""
+    import traceback
+
+    from plastix.errors import user_failure
+
+    if getattr(err, "_plastix_logged", False):  # already written where it happened (train_segments)
+        return
+    line = user_failure(err)
+    if isinstance(err, KeyboardInterrupt):
+        head = f"stopped: {line} Continue with plastix train --resume {run_dir}"
+    else:
+        head = f"error: {line}" if line is not None else f"internal error (a bug in plastix): {type(err).__name__}: {err}"
+    text = "".join(traceback.format_exception(err)).rstrip()
+    try:
+        log_line(run_dir, f"{head}\n{text}")
+        err._plastix_logged = True
+    except (OSError, AttributeError):
+        pass
 
 
 def describe(entry: Algorithm, label: str, flags: dict | None) -> str:
@@ -232,14 +264,17 @@ def describe(entry: Algorithm, label: str, flags: dict | None) -> str:
 
 
 def finish(entry: Algorithm, run_dir: Path, config, states, metrics: dict, walls, seeds: list[int],
-           options: RunOptions, task=None) -> None:
+           options: RunOptions, task=None, resumed_from: str | None = None) -> None:
     """The final files (metrics.csv, parameters, curves.png) and the summary (into train.log too).
-    ``task``: the TaskSpec trained on, for its labels (``plastix.algorithms.trained_task``)."""
+    ``task``: the TaskSpec trained on, for its labels (``plastix.algorithms.trained_task``);
+    ``resumed_from``: the checkpoint a resume started from, named in the summary."""
     with tee_log(run_dir):
         write_metrics(run_dir, metric_rows(metrics, seeds, walls, entry.metric_names))
         save_final(run_dir, entry, config, states, metrics, walls, seeds)
         if not options.no_plot:
             plot(entry, run_dir, config, task)
+        if resumed_from is not None:
+            print(f"resumed from {resumed_from}")
         summarize(entry, run_dir, config, metrics, seeds, options.quiet, task)
 
 
@@ -267,19 +302,26 @@ def segment_check(entry: Algorithm, seeds: list[int]):
 
 
 def train_segments(trainer, entry: Algorithm, seeds: list[int], control: RunControl | None,
-                   options: RunOptions, loggers=()):
+                   options: RunOptions, loggers=(), report: dict | None = None):
     """Train every seed (vmapped) in jitted segments with a progress bar. With ``control``: one
     jitted call per log point, whose metrics go at once to the loggers (metrics.csv, TensorBoard,
     W&B, ``loggers``), ``max_skipped`` enforced, a checkpoint at the end of every planned segment
     (``plan_segments``), and ``control.resume`` continuing from the newest checkpoint. Splitting
     the log points over calls changes no number: a scan of n log chunks is bitwise n scans of one
     (``run_segments``). Returns (final states stacked over seeds, metrics {name: (S, num_logs)},
-    wall-clock seconds at each log point (num_logs,))."""
+    wall-clock seconds at each log point (num_logs,)); on a resume, ``report["resumed_from"]``
+    names the checkpoint it started from."""
     from plastix.train.harness import run_segments, seed_keys
 
     config = trainer.setup.config
     plan = plan_segments(config.num_logs, control.checkpoint_every if control else None, options.segments)
     prior = restore_run(trainer, seeds, control, plan) if control is not None and control.resume else None
+    if prior is not None:
+        print(f"resuming {control.run_dir} from checkpoint {prior.path.name} (log point {prior.done} of "
+              f"{config.num_logs})", flush=True)
+    if report is not None and control is not None and control.resume:
+        report["resumed_from"] = (f"checkpoint {prior.path.name} (log point {prior.done} of {config.num_logs})"
+                                  if prior is not None else "the start (no checkpoint had been saved)")
     walls: list[float] = [] if prior is None else [float(w) for w in prior.walls]
     start = time.perf_counter() - (walls[-1] if walls else 0.0)
     per_log = units_per_log(trainer, entry)
@@ -306,9 +348,9 @@ def train_segments(trainer, entry: Algorithm, seeds: list[int], control: RunCont
             states, metrics = run_segments(trainer, seed_keys(seeds), remaining, on_segment,
                                            start=None if prior is None else (prior.state, prior.done),
                                            after_segment=saver)
-    except PlastixError as err:
+    except BaseException as err:
         if control is not None:
-            log_line(control.run_dir, f"error: {err}")
+            log_failure(control.run_dir, err)
         raise
     finally:
         if saver is not None:
@@ -359,6 +401,13 @@ def restore_run(trainer, seeds: list[int], control: RunControl, plan: list[int])
     from plastix import checkpoint
     from plastix.train.harness import seed_keys
 
+    if not checkpoint.list_checkpoints(control.run_dir):
+        # stopped before its first checkpoint finished (Ctrl-C, a full disk): the same seeds from the start
+        # give bitwise the run that was lost, so the resume is a fresh start in the same directory
+        note = f"{control.run_dir} has no checkpoint yet: training from the start (the same seeds, the same result)"
+        print(note, flush=True)
+        log_line(control.run_dir, note)
+        return None
     template = jax.eval_shape(jax.vmap(trainer.init), seed_keys(seeds))
     prior = checkpoint.restore(control.run_dir, template, control.config_digest)
     if prior.segment > len(plan) or sum(plan[:prior.segment]) != prior.done:
@@ -386,22 +435,28 @@ def run_host(entry: Algorithm, config, options: RunOptions, seeds: list[int], fl
                "options": dataclasses.asdict(options), "parts": {}}
     control = open_run(options, default_run_name(run_name_task(config.task), config.core, entry.name), payload,
                        seeds, describe=describe(entry, config.task, flags))
-    start, per_log = time.perf_counter(), config.updates_per_log
+    try:  # the run's lock is held until here (plastix.runs.lock_run)
+        start, per_log = time.perf_counter(), config.updates_per_log
 
-    def on_update(seed, update, metrics):
-        if not options.quiet and (update + 1) % per_log == 0:
-            print(f"seed {seed} update {update + 1}/{config.num_updates}: return "
-                  f"{metrics['charts/episodic_return']:.4g} ({time.perf_counter() - start:.0f} s)", flush=True)
+        def on_update(seed, update, metrics):
+            if not options.quiet and (update + 1) % per_log == 0:
+                print(f"seed {seed} update {update + 1}/{config.num_updates}: return "
+                      f"{metrics['charts/episodic_return']:.4g} ({time.perf_counter() - start:.0f} s)", flush=True)
 
-    runs = train_host(config, config.task, seeds, on_update=on_update)
-    metrics = {name: np.nanmean(np.stack([np.asarray(r.metrics[name]).reshape(config.num_logs, per_log)
-                                          for r in runs]), axis=-1) for name in HOST_METRICS}
-    metrics["step"] = np.tile(np.arange(1, config.num_logs + 1) * per_log * config.batch_size * steps, (len(seeds), 1))
-    metrics["losses/skipped_updates"] = np.stack([np.asarray(r.state.opt_state.total_notfinite).repeat(config.num_logs)
-                                                  for r in runs])
-    walls = np.full(config.num_logs, time.perf_counter() - start)
-    states = jax.tree.map(lambda *xs: np.stack(xs), *[r.state for r in runs])
-    finish(entry, control.run_dir, config, states, metrics, walls, seeds, options)
+        runs = train_host(config, config.task, seeds, on_update=on_update)
+        metrics = {name: np.nanmean(np.stack([np.asarray(r.metrics[name]).reshape(config.num_logs, per_log)
+                                              for r in runs]), axis=-1) for name in HOST_METRICS}
+        metrics["step"] = np.tile(np.arange(1, config.num_logs + 1) * per_log * config.batch_size * steps, (len(seeds), 1))
+        metrics["losses/skipped_updates"] = np.stack([np.asarray(r.state.opt_state.total_notfinite).repeat(config.num_logs)
+                                                      for r in runs])
+        walls = np.full(config.num_logs, time.perf_counter() - start)
+        states = jax.tree.map(lambda *xs: np.stack(xs), *[r.state for r in runs])
+        finish(entry, control.run_dir, config, states, metrics, walls, seeds, options)
+    except BaseException as err:
+        log_failure(control.run_dir, err)
+        raise
+    finally:
+        close_run(control)
     return Result(states, metrics, control.run_dir, config, seeds)
 
 

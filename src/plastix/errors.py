@@ -19,18 +19,32 @@ def unknown_name(kind: str, name: str, valid: Iterable[str]) -> PlastixError:
     return PlastixError(f"unknown {kind} {name!r}.{hint} Valid choices: {', '.join(valid)}.")
 
 
-def check_positive_int(name: str, value: int) -> int:
-    """Reject sizes that are not positive integers."""
+# The largest count or size a trainer can represent: step and update counters are int32 inside jit
+# (and so are the random indices and array dimensions built from a size), so every integer option,
+# and every product of options a counter reaches (updates × batch × steps), must stay at or below it.
+INT32_MAX = 2**31 - 1
+INT32_WHY = "the trainers count steps and index arrays with int32 inside jit"
+
+
+def check_at_most(name: str, value: int, limit: int = INT32_MAX, why: str = INT32_WHY) -> int:
+    """Reject an integer above ``limit`` (``name`` may describe a product, e.g. "num_updates × batch_size")."""
+    if value > limit:
+        raise PlastixError(f"{name} must be at most {limit:,} ({why}), got {value:,}.")
+    return value
+
+
+def check_positive_int(name: str, value: int, limit: int = INT32_MAX) -> int:
+    """Reject sizes that are not integers in [1, ``limit``] (default: what an int32 counter holds)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise PlastixError(f"{name} must be a positive integer, got {value!r}.")
-    return value
+    return check_at_most(name, value, limit)
 
 
-def check_nonnegative_int(name: str, value: int, meaning: str = "") -> int:
-    """Reject counts that are not integers >= 0 (``meaning``: what 0 means, said in the message)."""
+def check_nonnegative_int(name: str, value: int, meaning: str = "", limit: int = INT32_MAX) -> int:
+    """Reject counts that are not integers in [0, ``limit``] (``meaning``: what 0 means, said in the message)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise PlastixError(f"{name} must be an integer >= 0{meaning}, got {value!r}.")
-    return value
+    return check_at_most(name, value, limit)
 
 
 def check_finite_float(name: str, value) -> float:
@@ -72,3 +86,51 @@ def check_clip_norm(clip_norm) -> None:
     """A trainer's gradient-clipping threshold: None (no clipping) or a positive finite number."""
     if clip_norm is not None and not (math.isfinite(clip_norm) and clip_norm > 0):
         raise PlastixError(f"clip_norm must be positive (or None), got {clip_norm!r}.")
+
+
+# ---------------------------------------------------------------- failures the user can cause
+_OS_ERRORS = {  # errno name -> what the user reads
+    "ENOSPC": "no space left on the device", "EDQUOT": "disk quota exceeded", "EFBIG": "file too large",
+    "EROFS": "read-only file system", "EACCES": "permission denied", "EPERM": "operation not permitted",
+    "ENOTDIR": "not a directory", "EISDIR": "is a directory", "ENOENT": "no such file or directory",
+    "EEXIST": "already exists", "ENAMETOOLONG": "file name too long", "EMFILE": "too many open files",
+    "EIO": "input/output error", "ENOTEMPTY": "directory not empty", "EXDEV": "cross-device link",
+}
+
+
+def user_failure(exc: BaseException) -> str | None:
+    """One line for a failure the user can cause or fix (bad input, the file system, a missing
+    optional dependency, memory, Ctrl-C); None for anything else: an internal bug, whose traceback
+    must be seen. The command line prints this line, and the driver writes it to train.log."""
+    import errno
+    import json
+
+    if isinstance(exc, PlastixError):
+        return str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)."
+    if isinstance(exc, MemoryError):
+        return "out of memory: lower --hidden, --batch-size, --seeds or the sequence length."
+    if isinstance(exc, OSError) and exc.errno is not None:
+        name = errno.errorcode.get(exc.errno, "")
+        if name in _OS_ERRORS:
+            files = [str(f) for f in (exc.filename, exc.filename2) if f is not None]
+            where = f": {' -> '.join(map(repr, files))}" if files else ""
+            return f"{_OS_ERRORS[name]}{where} ({name})."
+    if isinstance(exc, json.JSONDecodeError):
+        return f"corrupt JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})."
+    if isinstance(exc, ImportError) and exc.name and not exc.name.split(".")[0] == "plastix":
+        return f"missing optional dependency {exc.name!r} ({exc}); install it, e.g. pip install {exc.name.split('.')[0]}."
+    kind = type(exc).__name__
+    if kind == "DependencyNotInstalled":  # gymnasium.error: an environment's optional dependency
+        return f"missing optional dependency: {exc}"
+    if kind in ("XlaRuntimeError", "JaxRuntimeError") and "RESOURCE_EXHAUSTED" in str(exc):
+        first = str(exc).strip().splitlines()[0]
+        return f"out of memory while running the computation ({first[:200]}); lower --hidden, --batch-size or --seeds."
+    return None
+
+
+def bug_report_hint() -> str:
+    """What follows the traceback of an internal bug."""
+    return ("plastix: internal error: this is a bug in plastix, not in your input. Please report it on the project's "
+            "issue tracker with the command line, `pip show plastix jax` and the traceback above.")

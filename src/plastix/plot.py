@@ -40,7 +40,7 @@ def curve_stats(rows: Sequence[dict[str, float]], metric: str, band: str = "iqr"
     or ``statistic`` (iqm | mean) with its bootstrap confidence interval (band "ci")."""
     if not rows or metric not in rows[0]:
         have = sorted(k for k in (rows[0] if rows else {}) if k not in ("step", "seed", "wall_time"))
-        raise PlastixError(f"metric {metric!r} is not in the run's metrics.csv; it has: {', '.join(have)}.")
+        raise PlastixError(f"metric {metric!r} is not in the run's metrics.csv; it has: {', '.join(have) or 'no metric columns'}.")
     if band not in BANDS:
         from plastix.errors import unknown_name
 

@@ -46,9 +46,10 @@ def load_command(name: str):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: ``plastix COMMAND [FLAGS]``. Returns the exit code."""
-    import tyro
-
+    """Entry point: ``plastix COMMAND [FLAGS]``. Returns the exit code: 0 done, 1 a check that
+    failed (check-grads) or an internal bug (with its traceback), 2 an error the user can fix
+    (one line on stderr: bad input, the file system, a missing optional dependency, memory),
+    130 Ctrl-C."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(usage())
@@ -58,20 +59,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PlastixError as err:
         print(f"plastix: error: {err}\n\n{usage()}", file=sys.stderr)
         return 2
+    try:
+        return _parse_and_run(command, argv)
+    except SystemExit:
+        raise
+    except BaseException as err:  # noqa: BLE001 - every failure ends here: one line, or a bug's traceback
+        return report_failure(err)
+
+
+def _parse_and_run(command, argv: list[str]) -> int:
+    import tyro
+
     try:  # a command with its own ``parse`` (train: per algorithm) picks its dataclass itself
         parse = getattr(command, "parse", None)
         prog = f"plastix {argv[0]}"
         args = parse(argv[1:], prog) if parse is not None else tyro.cli(command, args=argv[1:], prog=prog)
     except SystemExit as exit_:  # tyro/argparse: --help (0) or a bad flag (2)
         return int(exit_.code or 0)
-    except PlastixError as err:
-        print(f"plastix: error: {err}", file=sys.stderr)
+    return int(args.run() or 0)
+
+
+def report_failure(err: BaseException) -> int:
+    """Print a failure the user can fix as one line (``plastix.errors.user_failure``) and return
+    its exit code; print anything else with its traceback, marked as a bug, and return 1."""
+    import traceback
+
+    from plastix.errors import bug_report_hint, user_failure
+
+    line = user_failure(err)
+    if isinstance(err, KeyboardInterrupt):
+        print(f"\nplastix: {line} A training run keeps its last checkpoint: continue it with "
+              "plastix train --resume RUN_DIR.", file=sys.stderr)
+        return 130
+    if line is not None:
+        print(f"plastix: error: {line}", file=sys.stderr)
         return 2
-    try:
-        return int(args.run() or 0)
-    except PlastixError as err:
-        print(f"plastix: error: {err}", file=sys.stderr)
-        return 2
+    traceback.print_exception(err, file=sys.stderr)
+    print(bug_report_hint(), file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

@@ -66,7 +66,10 @@ class CompareArgs:
     """Points of the threshold grid of the performance profiles (from the lowest to the highest
     final performance of all runs)."""
     profile: str | None = None
-    """Also draw the performance profiles with their bootstrap bands to this PNG."""
+    """Also draw the performance profiles with their bootstrap bands to this PNG (refuses to overwrite an
+    existing file without --force)."""
+    force: bool = False
+    """Overwrite the --profile file if it exists."""
     json: bool = False
     """Print one JSON object on stdout instead of tables."""
 
@@ -77,9 +80,12 @@ class CompareArgs:
 
             profiles = [(run["label"], run["profile"]) for run in result["runs"]]
             sign = ">" if result["higher_is_better"] else "<"
-            plot_profiles(result["profile_tau"], profiles, Path(self.profile),
-                          xlabel=f"τ (final {result['metric']})", ylabel=f"fraction of seeds with score {sign} τ",
-                          title=f"performance profiles, {100 * result['confidence']:g}% bootstrap bands")
+            from plastix.cli.outputs import atomic_output
+
+            with atomic_output(Path(self.profile)) as tmp:
+                plot_profiles(result["profile_tau"], profiles, tmp,
+                              xlabel=f"τ (final {result['metric']})", ylabel=f"fraction of seeds with score {sign} τ",
+                              title=f"performance profiles, {100 * result['confidence']:g}% bootstrap bands")
             result["profile_file"] = self.profile
         if self.json:
             print(json.dumps(result))
@@ -158,8 +164,10 @@ def check_args(args: CompareArgs) -> None:
         raise PlastixError(f"--iqm must be one of {', '.join(IQM_VARIANTS)}, got {args.iqm!r}.")
     if isinstance(args.taus, bool) or not isinstance(args.taus, int) or args.taus < 2:
         raise PlastixError(f"--taus must be an integer >= 2 (points of the threshold grid), got {args.taus!r}.")
-    if args.profile is not None and Path(args.profile).exists():
-        raise PlastixError(f"{args.profile!r} already exists; choose another --profile file.")
+    if args.profile is not None:
+        from plastix.cli.outputs import output_file
+
+        output_file(args.profile, args.force, ".png", flag="--profile")
 
 
 def compare_runs(args: CompareArgs) -> dict[str, Any]:

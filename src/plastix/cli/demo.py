@@ -133,7 +133,10 @@ def run_demo(args: DemoArgs) -> int:
 
     check_positive_int("seeds", args.seeds)
     check_positive_int("updates", args.updates)
+    from plastix.cli.outputs import check_run_dir
+
     out = Path(args.out) if args.out else Path("runs") / f"demo-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+    check_run_dir(out)
     if out.exists() and any(out.iterdir()):
         raise PlastixError(f"output directory {str(out)!r} already exists and is not empty; choose another --out.")
     print(f"cue-reward with new cues and a new rewarded cue in every episode ({PRESET}: 2 cues of 4 bits, "

@@ -32,7 +32,14 @@ def trained_influence(run_dir: str, seed: int = 0):
     from plastix.runs import load_params, read_config
     from plastix.train.supervised import SupervisedConfig, build_model, validate
 
-    resolved = read_config(run_dir).get("config", {}).get("resolved")
+    from plastix.algorithms import algorithm_of_run
+
+    saved = read_config(run_dir)
+    entry = algorithm_of_run(saved)[0]
+    if entry.name != "supervised":
+        raise PlastixError(f"--from-run {run_dir!r} was trained with --algo {entry.name}; input influence needs a "
+                           "supervised sequence run (plastix train TASK --algo supervised).")
+    resolved = saved.get("config", {}).get("resolved")
     if not resolved:
         raise PlastixError(f"{run_dir!r} is not a supervised run (its config.json has no resolved settings).")
     resolved["core_options"] = tuple(tuple(kv) for kv in resolved.get("core_options", ()))
@@ -119,7 +126,9 @@ class InfluenceArgs:
     seed: int = 0
     """Seed of the weights and of the input sequence (the same inputs for every core)."""
     out: str = "influence.png"
-    """Path of the PNG written."""
+    """Path of the PNG written (refuses to overwrite an existing file without --force)."""
+    force: bool = False
+    """Overwrite --out if it exists."""
     json: bool = False
     """Print one JSON object {"steps", "out", "norms": {core: [T floats]}} on stdout."""
 
@@ -130,7 +139,10 @@ class InfluenceArgs:
         from plastix.grads.base import SeqModel
         from plastix.grads.influence import input_influence, plot_influence
 
+        from plastix.cli.outputs import atomic_output, output_file
+
         check_positive_int("steps", self.steps)
+        out = output_file(self.out, self.force, ".png")
         cores = self.core or (() if self.from_run else ("elman", "lstm"))
         k_par, k_x = jax.random.split(jax.random.PRNGKey(self.seed))
         xs = jax.random.normal(k_x, (self.steps, self.input_size), "float32")
@@ -141,11 +153,12 @@ class InfluenceArgs:
         for run_dir in self.from_run:
             label, values = trained_influence(run_dir, self.seed)
             norms[label] = [float(v) for v in values]
-        plot_influence(norms, self.out)
+        with atomic_output(out) as tmp:
+            plot_influence(norms, str(tmp))
         if self.json:
-            print(json.dumps(_json_safe({"steps": self.steps, "out": self.out, "norms": norms})))
+            print(json.dumps(_json_safe({"steps": self.steps, "out": str(out), "norms": norms})))
         else:
             for name, v in norms.items():
                 print(f"{name}: ‖∂y_T/∂x_1‖ = {v[0]:.3e}, ‖∂y_T/∂x_T‖ = {v[-1]:.3e}")
-            print(f"wrote {self.out}")
+            print(f"wrote {out}")
         return 0

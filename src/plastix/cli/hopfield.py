@@ -53,7 +53,9 @@ class HopfieldArgs:
     seed: int = 0
     """Seed of the pattern sets, cue flips and update orders."""
     out: str | None = "hopfield_capacity.png"
-    """PNG of the figure; None (--out None) = no figure."""
+    """PNG of the figure (refuses to overwrite an existing file without --force); None (--out None) = no figure."""
+    force: bool = False
+    """Overwrite --out if it exists."""
     json: bool = False
     """Print one JSON object {"settings", "rows", "collapse", "out"} on stdout instead of the table."""
 
@@ -73,6 +75,9 @@ def run_capacity(args: HopfieldArgs) -> int:
         raise PlastixError("--n needs at least one network size.")
     if not 0.0 < args.threshold <= 1.0:
         raise PlastixError(f"--threshold must be an overlap in (0, 1], got {args.threshold!r}.")
+    from plastix.cli.outputs import atomic_output, output_file
+
+    out = None if args.out in (None, "None") else output_file(args.out, args.force, ".png")
     settings = CapacitySettings(probes=args.probes, flip=args.flip, threshold=args.threshold, beta=args.beta,
                                 max_sweeps=args.max_sweeps)
     key = jax.random.PRNGKey(args.seed)
@@ -85,13 +90,14 @@ def run_capacity(args: HopfieldArgs) -> int:
             rows += curve
             collapse.setdefault(rule, {})[str(N)] = collapse_load([r["load"] for r in curve],
                                                                   [r["recalled"] for r in curve])
-    if args.out not in (None, "None"):
+    if out is not None:
         from plastix.hopfield.plots import plot_capacity
 
         cue = f"a cue with {args.flip:.0%} of its bits flipped" if args.flip else "the stored pattern"
-        plot_capacity(rows, args.out, title=f"recalled: final overlap m ≥ {args.threshold} from {cue}; "
-                                            f"{args.draws} networks × ≤ {args.probes} patterns per point")
-    out = None if args.out in (None, "None") else args.out
+        with atomic_output(out) as tmp:
+            plot_capacity(rows, tmp, title=f"recalled: final overlap m ≥ {args.threshold} from {cue}; "
+                                           f"{args.draws} networks × ≤ {args.probes} patterns per point")
+        out = str(out)
     if args.json:
         print(json.dumps({"settings": {**settings._asdict(), "draws": args.draws, "seed": args.seed},
                           "rows": rows, "collapse": collapse, "out": out}))

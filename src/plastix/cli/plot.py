@@ -20,7 +20,9 @@ class PlotArgs:
     runs: Annotated[tuple[str, ...], tyro.conf.Positional]
     """Run directories (each with config.json and metrics.csv)."""
     out: str | None = None
-    """Output PNG; default <first run>/compare.png (refuses to overwrite an existing file)."""
+    """Output PNG; default <first run>/compare.png (refuses to overwrite an existing file without --force)."""
+    force: bool = False
+    """Overwrite the figures this command writes if they exist (--out, trace.png, path.png, a grid run's pictures)."""
     metric: str | None = None
     """Metric column of metrics.csv to plot, e.g. charts/eval_loss, losses/train_loss; None =
     charts/eval_metric for sequence runs, charts/episodic_return for RL runs."""
@@ -101,28 +103,34 @@ def run_plot(args: PlotArgs) -> int:
         config, rows = read_config(d), read_metrics(d)
         configs.append(config)
         runs.append((run_label(d, config), rows))
-    out = Path(args.out) if args.out else dirs[0] / "compare.png"
-    if out.exists():
-        raise PlastixError(f"{str(out)!r} already exists; choose another --out.")
+    from plastix.cli.outputs import atomic_output, output_file
+
+    out = output_file(args.out if args.out else dirs[0] / "compare.png", args.force, ".png")
     from plastix.plot import plot_runs
 
     metric = args.metric or default_metric(runs, configs)
     baseline = common_baseline(configs) if metric == "charts/eval_metric" else None
-    plot_runs(runs, [metric], out, baseline=baseline, band=args.band)
+    with atomic_output(out) as tmp:
+        plot_runs(runs, [metric], tmp, baseline=baseline, band=args.band)
     print(f"wrote {out}")
     for d, config in zip(dirs, configs, strict=True):
         cfg = config.get("config", {})
         if (cfg.get("algo") or cfg.get("args", {}).get("algo")) in ("q-learning", "sarsa"):
-            for path in plot_grid(d):
+            for path in plot_grid(d, args.force):
                 print(f"wrote {path}")
     return 0
 
 
-def plot_grid(run_dir: Path) -> list[Path]:
-    try:
-        from plastix.mdp.plots import plot_grid_run
-    except ImportError:
-        print(f"(no grid plots for {run_dir}: plastix.mdp.plots is not available)")
+GRID_PICTURES = ("policy.png", "curves.png")  # what plastix.mdp.plots.plot_grid_run draws into a grid run
+
+
+def plot_grid(run_dir: Path, force: bool = False) -> list[Path]:
+    """A grid run's own pictures, redrawn with ``force``; kept (and said so) when they exist."""
+    from plastix.mdp.plots import plot_grid_run
+
+    kept = [run_dir / name for name in GRID_PICTURES if (run_dir / name).exists()]
+    if kept and not force:
+        print(f"kept {', '.join(map(str, kept))} (give --force to redraw)")
         return []
     return list(plot_grid_run(run_dir))
 
@@ -132,6 +140,7 @@ def run_pictures(args: PlotArgs) -> int:
     from plastix.rl.plots import plot_run_pictures
 
     for d in args.runs:
-        for path in plot_run_pictures(Path(d), args.trace, args.path, args.seed_index, args.episode_seed):
+        for path in plot_run_pictures(Path(d), args.trace, args.path, args.seed_index, args.episode_seed,
+                                      force=args.force):
             print(f"wrote {path}")
     return 0

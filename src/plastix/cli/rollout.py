@@ -36,7 +36,9 @@ class RolloutArgs:
     episodes: int = 100
     """Episodes to record."""
     out: str = "demos.npz"
-    """The demonstrations file to write (.npz)."""
+    """The demonstrations file to write (.npz; refuses to overwrite an existing file without --force)."""
+    force: bool = False
+    """Overwrite --out if it exists."""
     greedy: bool = False
     """Take the most probable action (a trained run; the planner is always greedy)."""
     sample: bool = False
@@ -53,6 +55,8 @@ class RolloutArgs:
 
 
 def check_args(args: RolloutArgs) -> None:
+    from plastix.cli.outputs import output_file
+
     if bool(args.run_dir) == bool(args.planner):
         raise PlastixError("give either a RUN_DIR or --planner TASK (exactly one), got "
                            f"{'both' if args.run_dir else 'neither'}.")
@@ -62,8 +66,7 @@ def check_args(args: RolloutArgs) -> None:
         raise PlastixError("the planner's policy is deterministic: --sample does not apply to --planner.")
     if args.planner and args.run_seed is not None:
         raise PlastixError("--run-seed picks a trained seed of a RUN_DIR; it does not apply to --planner.")
-    if not args.out.endswith(".npz"):
-        raise PlastixError(f"--out must name an .npz file, got {args.out!r}.")
+    output_file(args.out, args.force, ".npz")
     if not (isinstance(args.episodes, int) and args.episodes >= 1):
         raise PlastixError(f"--episodes must be an integer >= 1, got {args.episodes!r}.")
 

@@ -19,6 +19,7 @@ from typing import Annotated
 import tyro
 
 from plastix.errors import PlastixError
+from plastix.runs import atomic_write, write_text
 
 SUMMARY = "summary.json"
 TRIALS = "trials.csv"
@@ -48,25 +49,42 @@ class SweepArgs:
         return run_sweep_command(self)
 
 
-def output_dir(args: SweepArgs, name: str) -> Path:
+def output_dir(args: SweepArgs, name: str):
+    """The sweep's new output directory, made atomically (``os.mkdir``; an existing empty one is
+    taken too) and locked for the life of the sweep: (path, the held ``plastix.runs.RunLock``)."""
+    import os
+
+    from plastix.cli.outputs import check_run_dir
+    from plastix.runs import LOCK, lock_run
+
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     path = Path(args.out) if args.out else Path("sweeps") / f"{name}-{stamp}"
-    if path.exists() and any(path.iterdir()):
+    check_run_dir(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.mkdir(path)
+    except FileExistsError:
+        pass
+    lock = lock_run(path, f"plastix sweep {args.config}")
+    if any(p.name != LOCK for p in path.iterdir()):
+        lock.release()
         raise PlastixError(f"output directory {str(path)!r} already exists and is not empty; choose another --out.")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return path, lock
 
 
 def write_trials_csv(path: Path, summary: dict) -> None:
     keys = sorted({k for t in summary["trials"] for k in t["config"]})
     fields = ["trial_id", *keys, summary["metric"], "update", "iterations", "restored_from_trial", "error"]
-    with open(path, "w", newline="") as fh:
+
+    def write(fh) -> None:
         writer = csv.DictWriter(fh, fieldnames=fields)
         writer.writeheader()
         for t in summary["trials"]:
             writer.writerow({"trial_id": t["trial_id"], **t["config"], summary["metric"]: t["metric"],
                              "update": t["update"], "iterations": t["iterations"],
                              "restored_from_trial": t["restored_from_trial"], "error": t["error"] or ""})
+
+    atomic_write(path, write, binary=False)
 
 
 def _cell(value) -> str:
@@ -95,13 +113,13 @@ def run_sweep_command(args: SweepArgs) -> int:
 
     require_ray()
     spec = load_spec(args.config)  # validated, one trainer built: errors before Ray starts
-    out = output_dir(args, spec.name)
-    with contextlib.redirect_stdout(sys.stderr):  # Ray's own messages never mix with --json output
+    out, lock = output_dir(args, spec.name)
+    with lock, contextlib.redirect_stdout(sys.stderr):  # Ray's own messages never mix with --json output
         grid = run_sweep(spec, args.storage or out / "ray", address=args.address, num_cpus=args.num_cpus,
                          cpus_per_trial=args.cpus_per_trial)
-    summary = summarize(spec, grid)
-    (out / SUMMARY).write_text(json.dumps(summary, indent=2, default=str))
-    write_trials_csv(out / TRIALS, summary)
+        summary = summarize(spec, grid)
+        write_text(out / SUMMARY, json.dumps(summary, indent=2, default=str))
+        write_trials_csv(out / TRIALS, summary)
     if args.json:
         print(json.dumps(summary, default=str))
     else:

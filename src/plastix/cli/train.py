@@ -130,6 +130,8 @@ def read_resumable(path: Path) -> tuple[dict, dict]:
     PlastixError when it is not a run directory or has no saved arguments."""
     from plastix.runs import read_config
 
+    if path.exists() and not path.is_dir():
+        raise PlastixError(f"--resume {str(path)!r} is a file, not a run directory.")
     if not path.is_dir():
         raise PlastixError(f"--resume {str(path)!r}: no such run directory.")
     saved = read_config(path)
@@ -309,6 +311,7 @@ def train(args):
     """Train as ``args`` say (a new run, or ``--resume``); returns the driver's ``Result``."""
     from plastix.algorithms import get_algorithm
     from plastix.cli.args import flat_args
+    from plastix.cli.outputs import check_run_dir
     from plastix.driver import check_options, run
     from plastix.train.harness import set_dtype
 
@@ -321,6 +324,7 @@ def train(args):
     check_algo_fits_task(args.algo, args.task)
     entry = get_algorithm(args.algo)
     options = args.options.to_options()
+    check_run_dir(options.out)
     check_options(options)  # seeds and --out before anything is built
     set_dtype(getattr(args, "dtype", "float32"))
     config = entry.resolve(args)

@@ -6,7 +6,8 @@ import dataclasses
 import math
 from typing import Any
 
-from plastix.errors import PlastixError, check_clip_norm, check_positive_int, check_step_sizes, unknown_name
+from plastix.errors import (PlastixError, check_at_most, check_clip_norm, check_positive_int, check_step_sizes,
+                            unknown_name)
 from plastix.dqn.targets import LOSSES
 
 OPTIMIZERS = ("adam", "rmsprop")
@@ -97,6 +98,7 @@ def check_counts(config: DQNConfig) -> None:
         value = getattr(config, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise PlastixError(f"{name} must be an integer >= 0, got {value!r}.")
+        check_at_most(name, value)
     check_multiple("train_every", config.train_every, "num_envs", config.num_envs)
     check_multiple("steps_per_log", config.steps_per_log, "train_every", config.train_every)
     check_multiple("total_steps", config.total_steps, "steps_per_log", config.steps_per_log)
@@ -110,6 +112,9 @@ def check_counts(config: DQNConfig) -> None:
     if config.learning_starts < config.num_envs * config.window:
         raise PlastixError(f"learning_starts ({config.learning_starts}) must be at least num_envs × window "
                            f"({config.num_envs} × {config.window}) so a full window is stored before the first update.")
+    if config.learning_starts >= config.total_steps:
+        raise PlastixError(f"learning_starts ({config.learning_starts:,}) must be below total_steps "
+                           f"({config.total_steps:,}): otherwise the run ends before its first update.")
 
 
 def validate(config: DQNConfig) -> None:

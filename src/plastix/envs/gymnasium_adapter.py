@@ -150,7 +150,20 @@ class HostVecEnv:
         """Reset all B environments (env b with ``seed + b``, or unseeded): obs (B, d) float32."""
         self.steps = 0
         seeds = [None if seed is None else seed + b for b in range(self.num_envs)]
-        return np.stack([self._obs(e.reset(seed=s)[0], b) for b, (e, s) in enumerate(zip(self.envs, seeds))])
+        return np.stack([self._obs(self._call(b, "reset", e.reset, seed=s)[0], b)
+                         for b, (e, s) in enumerate(zip(self.envs, seeds))])
+
+    def _call(self, b: int, what: str, fn, *args, **kwargs):
+        """``fn(*args)`` of environment ``b``; an exception the environment raises becomes one
+        PlastixError naming the environment, the call and the step (the original is its cause,
+        so its traceback reaches the run's train.log)."""
+        try:
+            return fn(*args, **kwargs)
+        except PlastixError:
+            raise
+        except Exception as err:  # noqa: BLE001 - the user's environment: any exception is its own
+            raise PlastixError(f"gymnasium:{self.env.env_id}: the environment's {what}() raised "
+                               f"{type(err).__name__}: {err} (at step {self.steps} of environment {b}).") from err
 
     def step(self, actions):
         """One step of every environment with auto-reset: (obs, reward, terminated, truncated, info)."""
@@ -164,11 +177,11 @@ class HostVecEnv:
 
     def _step_one(self, b: int, action: int):
         e = self.envs[b]
-        obs, reward, term, trunc, _ = e.step(action + self.env.action_start)
+        obs, reward, term, trunc, _ = self._call(b, "step", e.step, action + self.env.action_start)
         reward = np.float32(reward)
         if not np.isfinite(reward):
             raise PlastixError(f"gymnasium:{self.env.env_id}: non-finite reward (field 'reward') at step "
                                f"{self.steps} of environment {b}: {reward}.")
         terminal = self._obs(obs, b)
-        first = self._obs(e.reset()[0], b) if (term or trunc) else terminal
+        first = self._obs(self._call(b, "reset", e.reset)[0], b) if (term or trunc) else terminal
         return first, reward, np.bool_(term), np.bool_(trunc), terminal

@@ -240,9 +240,9 @@ def load_run_agent(run_dir: Path, seed_index: int = 0):
 
 
 def plot_run_pictures(run_dir: Path, trace: bool, path: bool, seed_index: int = 0, episode_seed: int = 0,
-                      out_dir: Path | None = None) -> list[Path]:
+                      out_dir: Path | None = None, force: bool = False) -> list[Path]:
     """Write ``trace.png`` and/or ``path.png`` of one episode of a run's trained agent into
-    ``out_dir`` (default: the run directory). Refuses to overwrite a file."""
+    ``out_dir`` (default: the run directory). Refuses to overwrite a file unless ``force``."""
     setup, params = load_run_agent(run_dir, seed_index)
     out_dir = Path(out_dir or run_dir)
     key = jax.random.PRNGKey(episode_seed)
@@ -252,8 +252,8 @@ def plot_run_pictures(run_dir: Path, trace: bool, path: bool, seed_index: int = 
     name = f"{cfg.task} ({cfg.preset}), {core}, hidden {cfg.hidden}, seed #{seed_index}"
     written = []
     for wanted, fname in ((trace, "trace.png"), (path, "path.png")):
-        if wanted and (out_dir / fname).exists():
-            raise PlastixError(f"{str(out_dir / fname)!r} already exists; remove it or choose another directory.")
+        if wanted and (out_dir / fname).exists() and not force:
+            raise PlastixError(f"{str(out_dir / fname)!r} already exists; give --force to overwrite it.")
     if path:
         pos, act, rew, cell = jax.jit(functools.partial(record_path, setup))(params, key)
         written.append(plot_path(setup.env.layout(), pos, act, rew, np.asarray(cell), out_dir / "path.png",
