@@ -274,10 +274,18 @@ def test_an_internal_bug_keeps_its_traceback_marked_as_a_bug_and_logged(tmp_path
     (["train", "adding", "--seq-len", "100000000000"], "seq"),
     (["train", "adding", "--hidden", "100000000"], "hidden"),
     (["train", "adding", "--grad", "rtrl", "--hidden", "2048"], "RTRL"),
+    (["train", "adding", "--seed", "99999999999999999999"], "the last seed"),
+    (["eval", "nowhere", "--seed", "99999999999999999999"], "--seed must be at most"),
+    (["check-grads", "--core", "elman", "--hidden", "99999999"], "RTRL sensitivities"),
+    (["hopfield", "capacity", "--n", "99999999", "--out", "h.png"], "weights"),
+    (["rollout", "--planner", "cliff-walking", "--episodes", "999999999", "--out", "e.npz"], "episodes"),
+    (["compare", "a", "b", "--taus", "99999999999"], "--taus must be an integer in"),
 ])
 def test_impossible_sizes_are_refused_before_any_file(tmp_path, args, needle):
     start = time.monotonic()
-    line = refused([*args, "--out", "run", "--quiet"], tmp_path, needle)
+    if args[0] == "train":
+        args = [*args, "--out", "run", "--quiet"]
+    line = refused(args, tmp_path, needle)
     assert time.monotonic() - start < 120, "refused only after a long wait"
     assert not (tmp_path / "run").exists(), line
 

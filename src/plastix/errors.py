@@ -110,7 +110,7 @@ def user_failure(exc: BaseException) -> str | None:
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted (Ctrl-C)."
     if isinstance(exc, MemoryError):
-        return "out of memory: lower --hidden, --batch-size, --seeds or the sequence length."
+        return "out of memory: use smaller sizes (hidden units, batch, seeds, sequence length, grid points)."
     if isinstance(exc, OSError) and exc.errno is not None:
         name = errno.errorcode.get(exc.errno, "")
         if name in _OS_ERRORS:
@@ -124,9 +124,11 @@ def user_failure(exc: BaseException) -> str | None:
     kind = type(exc).__name__
     if kind == "DependencyNotInstalled":  # gymnasium.error: an environment's optional dependency
         return f"missing optional dependency: {exc}"
-    if kind in ("XlaRuntimeError", "JaxRuntimeError") and "RESOURCE_EXHAUSTED" in str(exc):
+    if kind in ("XlaRuntimeError", "JaxRuntimeError") and ("RESOURCE_EXHAUSTED" in str(exc)
+                                                          or "Out of memory" in str(exc)):
         first = str(exc).strip().splitlines()[0]
-        return f"out of memory while running the computation ({first[:200]}); lower --hidden, --batch-size or --seeds."
+        return (f"out of memory while running the computation ({first[-160:]}); use smaller sizes (hidden units, "
+                "batch, seeds, sequence length).")
     return None
 
 

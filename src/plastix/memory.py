@@ -91,7 +91,9 @@ def parse_size(text: str) -> int:
 
 
 def format_bytes(n: float) -> str:
-    """Bytes in decimal units: 6.6 TB, 21.3 GB, 512 B."""
+    """Bytes in decimal units: 6.6 TB, 21.3 GB, 512 B (beyond 1,000 PB: 2.4e+19 bytes)."""
+    if n >= 1e18:
+        return f"{n:.1e} bytes"
     for unit, scale in (("PB", 1e15), ("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if n >= scale:
             return f"{n / scale:.1f} {unit}"
@@ -404,3 +406,14 @@ def check_memory(config, *, seeds: int = 1, core=None, env=None, data=None,
     also = f", or train fewer than {seeds} seeds at once" if seeds > 1 and "--seeds" not in top.reduce else ""
     raise PlastixError(f"this training needs about {format_bytes(found.nbytes)} ({top.detail}) but this machine has "
                        f"{format_bytes(available)} available{source}; reduce {top.reduce}{also}.")
+
+
+def check_fits(nbytes: int, detail: str, reduce: str, available: int | None = None) -> None:
+    """Refuse (PlastixError, one line) a computation outside training (a gradient check, a
+    Hopfield capacity curve, recorded demonstrations) whose arrays need ``nbytes`` (``detail``:
+    the product that gives it) when that exceeds ``available`` (default ``available_bytes()``)."""
+    source = f" ({LIMIT_ENV})" if available is None and os.environ.get(LIMIT_ENV, "").strip() else ""
+    available = available_bytes() if available is None else available
+    if available is not None and nbytes > available:
+        raise PlastixError(f"this needs about {format_bytes(nbytes)} ({detail}) but this machine has "
+                           f"{format_bytes(available)} available{source}; reduce {reduce}.")

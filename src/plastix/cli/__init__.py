@@ -76,7 +76,25 @@ def _parse_and_run(command, argv: list[str]) -> int:
         args = parse(argv[1:], prog) if parse is not None else tyro.cli(command, args=argv[1:], prog=prog)
     except SystemExit as exit_:  # tyro/argparse: --help (0) or a bad flag (2)
         return int(exit_.code or 0)
+    check_seed_flags(args)
     return int(args.run() or 0)
+
+
+SEED_FLAGS = ("seed", "episode_seed", "run_seed")  # seeds of evaluation episodes, weights, bootstrap draws
+
+
+def check_seed_flags(args) -> None:
+    """Every seed flag of a command is an integer in [0, 2**31 - 1] (it becomes a PRNG key)."""
+    import dataclasses
+
+    from plastix.errors import check_nonnegative_int
+
+    if not dataclasses.is_dataclass(args):
+        return
+    for field in dataclasses.fields(args):
+        value = getattr(args, field.name)
+        if field.name in SEED_FLAGS and value is not None:
+            check_nonnegative_int("--" + field.name.replace("_", "-"), value)
 
 
 def report_failure(err: BaseException) -> int:

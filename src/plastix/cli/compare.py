@@ -162,12 +162,16 @@ def check_args(args: CompareArgs) -> None:
         raise PlastixError(f"--threshold must be a finite number, got {args.threshold!r}.")
     if args.iqm not in IQM_VARIANTS:
         raise PlastixError(f"--iqm must be one of {', '.join(IQM_VARIANTS)}, got {args.iqm!r}.")
-    if isinstance(args.taus, bool) or not isinstance(args.taus, int) or args.taus < 2:
-        raise PlastixError(f"--taus must be an integer >= 2 (points of the threshold grid), got {args.taus!r}.")
+    if isinstance(args.taus, bool) or not isinstance(args.taus, int) or not 2 <= args.taus <= MAX_TAUS:
+        raise PlastixError(f"--taus must be an integer in [2, {MAX_TAUS:,}] (points of the threshold grid), "
+                           f"got {args.taus!r}.")
     if args.profile is not None:
         from plastix.cli.outputs import output_file
 
         output_file(args.profile, args.force, ".png", flag="--profile")
+
+
+MAX_TAUS = 100_000  # points of a profile's threshold grid: far beyond any figure's resolution
 
 
 def compare_runs(args: CompareArgs) -> dict[str, Any]:

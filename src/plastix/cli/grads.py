@@ -85,6 +85,9 @@ class CheckGradsArgs:
     def run(self) -> int:
         from plastix.grads.check import check_grads
 
+        check_positive_int("hidden", self.hidden)
+        check_positive_int("input_size", self.input_size)
+        check_instance_fits(self.core, self.hidden, self.steps, self.input_size, **parse_options(self.opt))
         result = check_grads(self.core, hidden=self.hidden, steps=self.steps, input_size=self.input_size,
                              seed=self.seed, **parse_options(self.opt))
         if self.json:
@@ -92,6 +95,25 @@ class CheckGradsArgs:
         else:
             _print_table(result)
         return 0 if result["ok"] else 1
+
+
+def check_instance_fits(core_name: str, hidden: int, steps: int, input_size: int, **core_opts) -> None:
+    """Refuse, before allocating, a check whose RTRL sensitivities (state size × parameters,
+    float64; the largest array of the check) or BPTT's stored states cannot fit in memory."""
+    import jax
+
+    from plastix.cores import make_core
+    from plastix.grads.base import SeqModel
+    from plastix.grads.check import OUTPUT_SIZE
+    from plastix.memory import check_fits, format_count, leaf_count
+
+    core = make_core(core_name, input_size, hidden, **core_opts)  # float32 shapes: the same counts
+    model = SeqModel(core, OUTPUT_SIZE, loss="mse")
+    n_params = leaf_count(jax.eval_shape(model.init, jax.random.PRNGKey(0)))
+    n_state = leaf_count(jax.eval_shape(lambda: core.initial_carry()))
+    check_fits(8 * 3 * n_state * n_params + 8 * steps * n_state,
+               f"RTRL sensitivities 3 x {format_count(n_state)} states x {format_count(n_params)} parameters "
+               "x 8 bytes", "--hidden")
 
 
 def _print_table(result: dict) -> None:

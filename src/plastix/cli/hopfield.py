@@ -85,6 +85,10 @@ def run_capacity(args: HopfieldArgs) -> int:
     for rule in args.rules:
         given = args.modern_loads if rule == "modern" else args.loads
         loads = given or default_loads(rule)
+        check_capacity_fits(args.n, loads, args.draws)
+    for rule in args.rules:
+        given = args.modern_loads if rule == "modern" else args.loads
+        loads = given or default_loads(rule)
         for N in args.n:
             curve = capacity_curve(key, rule, N, tuple(sorted(loads)), args.draws, settings)
             rows += curve
@@ -104,6 +108,20 @@ def run_capacity(args: HopfieldArgs) -> int:
     else:
         print_table(rows, collapse, out)
     return 0
+
+
+def check_capacity_fits(sizes, loads, draws: int) -> None:
+    """Refuse, before allocating, network sizes whose weight matrices and stored patterns (all
+    draws at once, float32) cannot fit in memory."""
+    from plastix.errors import check_positive_int
+    from plastix.memory import check_fits, format_count
+
+    for N in sizes:
+        check_positive_int("N", N)
+        check_positive_int("draws", draws)
+        P = max([1, *(round(a * N) for a in loads if a > 0)])
+        check_fits(4 * draws * (N * N + P * N), f"{draws} networks x ({format_count(N)}^2 weights + "
+                   f"{format_count(P)} patterns x {format_count(N)}) x 4 bytes", "--n or --draws")
 
 
 def print_table(rows: list[dict], collapse: dict, out: str | None) -> None:

@@ -56,6 +56,7 @@ class RolloutArgs:
 
 def check_args(args: RolloutArgs) -> None:
     from plastix.cli.outputs import output_file
+    from plastix.errors import check_positive_int
 
     if bool(args.run_dir) == bool(args.planner):
         raise PlastixError("give either a RUN_DIR or --planner TASK (exactly one), got "
@@ -67,8 +68,7 @@ def check_args(args: RolloutArgs) -> None:
     if args.planner and args.run_seed is not None:
         raise PlastixError("--run-seed picks a trained seed of a RUN_DIR; it does not apply to --planner.")
     output_file(args.out, args.force, ".npz")
-    if not (isinstance(args.episodes, int) and args.episodes >= 1):
-        raise PlastixError(f"--episodes must be an integer >= 1, got {args.episodes!r}.")
+    check_positive_int("--episodes", args.episodes)
 
 
 def run_demos(args: RolloutArgs):
@@ -98,9 +98,18 @@ def run_demos(args: RolloutArgs):
 
         ppo = ppo_setup(run.config)
         setup = Setup(None, ppo.env, ppo.env_params, ppo.agent, None, ppo.episode_length, "bptt")
-        return agent_demos(setup, params, jax.random.PRNGKey(args.seed), args.episodes, args.greedy, meta)
-    return agent_demos(build_setup(run.config), params, jax.random.PRNGKey(args.seed), args.episodes, args.greedy,
-                       meta)
+    else:
+        setup = build_setup(run.config)
+    check_demos_fit(args.episodes, setup.num_steps, setup.env.observation_size)
+    return agent_demos(setup, params, jax.random.PRNGKey(args.seed), args.episodes, args.greedy, meta)
+
+
+def check_demos_fit(episodes: int, steps: int, obs_size: int) -> None:
+    """The recorded arrays (episodes × steps × (observation, action, reward, flags), float32) fit in memory."""
+    from plastix.memory import check_fits, format_count
+
+    check_fits(4 * episodes * steps * (obs_size + 4), f"{format_count(episodes)} episodes x {steps} steps x "
+               f"({obs_size} observations + 4) x 4 bytes", "--episodes")
 
 
 def planner_demos(args: RolloutArgs):
@@ -113,6 +122,7 @@ def planner_demos(args: RolloutArgs):
     task = make_grid(args.planner)
     env, env_params = grid_env(task)
     table = jnp.asarray(planner_policy(task))
+    check_demos_fit(args.episodes, int(env_params.episode_length), int(env.observation_size))
     steps = mixed_rollouts(env, env_params, None, None, TableExpert(), table, 1.0, jax.random.PRNGKey(args.seed),
                            args.episodes, env_params.episode_length)
     meta = {"source": "planner", "task": args.planner, "preset": None, "policy": "value iteration, greedy",

@@ -30,7 +30,7 @@ import numpy as np
 import optax
 from jax import lax
 
-from plastix.errors import PlastixError, unknown_name
+from plastix.errors import PlastixError, check_at_most, unknown_name
 
 MAX_SKIPS = 2**30  # apply_if_finite never gives up: a non-finite gradient is always skipped
 OPTIMIZERS = ("adam", "rmsprop")
@@ -159,4 +159,5 @@ def check_seeds(seed, seeds) -> list[int]:
         raise PlastixError(f"seeds must be a positive integer, got {seeds!r}.")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise PlastixError(f"seed must be a non-negative integer, got {seed!r}.")
+    check_at_most("the last seed (seed + seeds - 1)", seed + seeds - 1, why="a seed becomes a 32-bit PRNG key")
     return list(range(seed, seed + seeds))
