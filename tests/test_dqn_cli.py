@@ -73,7 +73,30 @@ def test_flags_reach_the_config():
     assert (config.buffer_size, config.target_every, config.train_every, config.steps_per_log) == (100_000, 500, 2, 400)
 
 
+def test_num_envs_reaches_the_config_with_the_cadence_rounded_up_to_it():
+    from plastix.cli.args import TrainArgs
+    from plastix.dqn.resolve import resolve_dqn_config
+
+    config = resolve_dqn_config(TrainArgs(task="cartpole", algo="dqn", num_envs=10))
+    # cartpole's cadence (an update every 2 env steps) rounded up to a multiple of 10 environments
+    assert (config.num_envs, config.train_every) == (10, 10)
+    config = resolve_dqn_config(TrainArgs(task="cartpole", algo="dqn", num_envs=4, train_every=20))
+    assert (config.num_envs, config.train_every) == (4, 20)
+    assert resolve_dqn_config(TrainArgs(task="cartpole", algo="dqn")).num_envs == 1
+
+
+def test_num_envs_run_counts_env_steps_over_all_environments(tmp_path):
+    out = tmp_path / "vec"
+    flags = ["--algo", "dqn", "--hidden", "8", "--batch-size", "8", "--buffer-size", "400", "--learning-starts", "100",
+             "--target-every", "40", "--num-envs", "4", "--total-steps", "400", "--log-every", "200", "--quiet"]
+    assert cli.main(["train", "cartpole", *flags, "--out", str(out)]) == 0
+    with open(out / "metrics.csv", newline="") as fh:
+        steps = [int(float(row["step"])) for row in csv.DictReader(fh)]
+    assert steps == [200, 400]  # the budget and the log points count the transitions of all 4 environments
+
+
 @pytest.mark.parametrize("flags, match", [
+    (["--num-envs", "3", "--train-every", "4"], "must be a multiple of num_envs"),
     (["--buffer-size", "4", "--batch-size", "8"], "smaller than a batch"),
     (["--epsilon-start", "0.01", "--epsilon-end", "0.5"], "must not increase"),
     (["--env-opt", "episode_length=0"], "episode_length"),

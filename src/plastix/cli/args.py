@@ -228,6 +228,10 @@ class DQNArgs(EnvArgs):
     """Learning positions per replayed window (a recurrent core); None = 8 (1 for mlp)."""
     batch_size: int | None = None
     """Replayed windows per update; None = the task's default."""
+    num_envs: int | None = None
+    """Environments per seed, stepped in lockstep (each step stores num_envs transitions); None = 1. Budgets and
+    cadences count environment steps over all of them, so --train-every defaults to the task's rounded up to a
+    multiple of num_envs."""
     double: bool = _DQN.double
     """Double DQN targets (van Hasselt et al. 2016)."""
     dueling: bool = _DQN.dueling

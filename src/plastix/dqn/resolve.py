@@ -60,7 +60,9 @@ def resolve_dqn_config(flags) -> DQNConfig:
                            "tasks, or a pure-JAX environment (cartpole, gymnax:<id>) for dqn.")
     d = dqn_defaults(flags.task)
     core = pick(flags.core, DEFAULT_CORE)
-    train_every = pick(flags.train_every, d.train_every)
+    num_envs = check_positive_int("num_envs", pick(getattr(flags, "num_envs", None), 1))
+    # the cadence counts env steps over all E environments: the task's, rounded up to a multiple of E
+    train_every = pick(flags.train_every, -(-d.train_every // num_envs) * num_envs)
     total, per_log = round_budget(check_positive_int("total_steps", pick(flags.total_steps, d.total_steps)),
                                   train_every, flags.log_every)
     config = DQNConfig(
@@ -68,6 +70,7 @@ def resolve_dqn_config(flags) -> DQNConfig:
         core=core, core_options=core_options(flags), hidden=pick(flags.hidden, d.hidden),
         double=flags.double, dueling=flags.dueling, per=flags.per, n_step=flags.n_step,
         buffer_size=pick(flags.buffer_size, d.buffer_size), batch_size=pick(flags.batch_size, d.batch_size),
+        num_envs=num_envs,
         gamma=pick(flags.gamma, DEFAULT_GAMMA), lr=pick(flags.lr, d.lr), lr_end=pick(flags.lr_end, d.lr_end),
         optimizer=flags.optimizer, loss=flags.loss, clip_norm=clip_norm(flags.clip_norm, d.clip_norm),
         target_every=pick(flags.target_every, d.target_every),
