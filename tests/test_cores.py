@@ -55,6 +55,8 @@ def ref_state(core):
         return {"x": np.zeros(n), "y": np.zeros(core.feedback_size)}
     if name == "TDNN":  # every layer's inputs since the episode start
         return {"past": [[] for _ in core.window]}
+    if name == "TransformerCore":  # every input since the episode start
+        return {"xs": []}
     state = {"h": np.zeros(n), "c": np.zeros(n), "hebb": np.zeros((n, n)), "E": np.zeros((n, n))}
     return state
 
@@ -178,6 +180,15 @@ def ref_plastic_lstm(core, p, s, x):
     return {**s, "h": h, "c": c, **plastic_update(core, p, s, g, s["h"], h)}, h
 
 
+def ref_transformer(core, p, s, x):
+    # the whole episode so far through the NumPy transformer of tests/test_attention.py (banded
+    # causal attention, Vaswani et al. 2017; pre-norm blocks, Xiong et al. 2020); its last output
+    from test_attention import np_transformer
+
+    xs = s["xs"] + [x]
+    return {"xs": xs}, np_transformer(core, p, np.stack(xs))[-1]
+
+
 REF_STEPS = {
     "Elman": ref_elman,
     "Jordan": ref_jordan,
@@ -187,6 +198,7 @@ REF_STEPS = {
     "Multiplicative": ref_multiplicative,
     "ESN": ref_esn,
     "TDNN": ref_tdnn,
+    "TransformerCore": ref_transformer,
     "PlasticRNN": ref_plastic_rnn,
     "NeuromodRNN": ref_plastic_rnn,
     "PlasticLSTM": ref_plastic_lstm,
@@ -199,6 +211,8 @@ def ref_params(core, params):
         return [ref_params(c, pc) for c, pc in zip(core.cores, params.layers)]
     if type(core).__name__ == "TDNN":
         return [np_params(layer) for layer in params.layers]
+    if type(core).__name__ == "TransformerCore":  # nested NamedTuples, read by np_transformer
+        return params
     return np_params(params)
 
 
@@ -231,6 +245,7 @@ CASES = {
     "multiplicative": lambda d, n, dt: make_core("multiplicative", d, n, dtype=dt),
     "esn": lambda d, n, dt: make_core("esn", d, n, dtype=dt, leak_rate=0.6, density=0.5),
     "tdnn": lambda d, n, dt: make_core("tdnn", d, n, dtype=dt, window="3,2", stride=2),
+    "transformer": lambda d, n, dt: make_core("transformer", d, n, dtype=dt, heads=2, layers=2, context=2),
     "plastic-rnn": lambda d, n, dt: make_core("plastic-rnn", d, n, dtype=dt),
     "neuromod-rnn": lambda d, n, dt: make_core("neuromod-rnn", d, n, dtype=dt),
     "neuromod-rnn-simple": lambda d, n, dt: make_core("neuromod-rnn", d, n, dtype=dt, modulation="simple"),
@@ -374,7 +389,7 @@ def grads_three_ways(core, params, xs, w, eps=1e-6):
 
 # jacfwd and finite differences through every core: the cheap cores here, the ones over ~6 s in the slow tier
 JACFWD_SLOW = {"lstm", "peephole-lstm", "gru", "esn", "plastic-rnn", "neuromod-rnn", "plastic-lstm", "neuromod-lstm",
-               "neuromod-lstm-simple", "stack"}
+               "neuromod-lstm-simple", "stack", "transformer"}
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.slow) if c in JACFWD_SLOW else c for c in CASES])
@@ -395,6 +410,7 @@ BAD_OPTIONS = {
     "multiplicative": {"g": "cube"},
     "esn": {"leak_rate": 0.0},
     "tdnn": {"window": 0},
+    "transformer": {"positions": "rotary"},
     "plastic-rnn": {"rule": "bcm"},
     "neuromod-rnn": {"modulation": "delayed"},
     "plastic-lstm": {"alpha": "synapse"},

@@ -7,6 +7,8 @@ Options per core (keyword arguments of ``make_core``; every core also takes ``dt
 - ``lstm``: forget_bias (default 1.0);  ``peephole-lstm``, ``gru``: none
 - ``multiplicative``: f, g (tanh | sigmoid | relu | linear)
 - ``tdnn``: window (per layer, e.g. "3,5"), layers, stride (sub-sampling between layers), activation
+- ``transformer``: heads, layers, context (past steps attended), ffn, head_size, positions
+  (sinusoidal | learned), max_positions, activation (gelu | relu)
 - ``plastic-rnn``, ``plastic-lstm``: alpha (connection | neuron | single), rule (clip | decay |
   oja), eta_init, alpha_init (plastic-lstm also forget_bias)
 - ``neuromod-rnn``, ``neuromod-lstm``: the same plus modulation (simple | retroactive), squash
@@ -34,6 +36,7 @@ from plastix.cores.plastic import NeuromodRNN, PlasticRNN
 from plastix.cores.plastic_lstm import NeuromodLSTM, PlasticLSTM
 from plastix.cores.stack import Bidirectional, Stacked, make_stack
 from plastix.cores.tdnn import TDNN
+from plastix.cores.transformer import TransformerCore
 from plastix.errors import PlastixError, unknown_name
 
 # name -> (module, class), resolved by ``core_class``.
@@ -45,6 +48,7 @@ CORES: dict[str, tuple[str, str]] = {
     "gru": ("plastix.cores.gru", "GRU"),
     "multiplicative": ("plastix.cores.multiplicative", "Multiplicative"),
     "tdnn": ("plastix.cores.tdnn", "TDNN"),
+    "transformer": ("plastix.cores.transformer", "TransformerCore"),
     "esn": ("plastix.cores.esn", "ESN"),
     "plastic-rnn": ("plastix.cores.plastic", "PlasticRNN"),
     "neuromod-rnn": ("plastix.cores.plastic", "NeuromodRNN"),
@@ -108,6 +112,7 @@ __all__ = [
     "Readout",
     "Stacked",
     "TDNN",
+    "TransformerCore",
     "core_class",
     "init_readout",
     "loop_core",
