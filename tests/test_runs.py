@@ -122,13 +122,16 @@ def test_tiny_cli_run_creates_the_documented_files_and_columns(tmp_path, capsys)
     for line in printed.strip().splitlines():  # what was printed is in the log
         assert line in log
     assert "started: plastix train adding" in log
-    # a corrupt checkpoint: --resume names the file and changes nothing in the run directory
+    # a corrupt checkpoint: --resume names the file and changes nothing in the run directory but its log
     state = out / "checkpoints" / "step_00000024" / "state.npz"
     state.write_bytes(state.read_bytes()[:-7] + b"corrupt")
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert main(["train", "adding", "--resume", str(out), "--quiet"]) == 2
     assert f"checkpoint file {str(state)!r} is corrupt" in capsys.readouterr().err
-    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    after = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    log = out / "train.log"  # the refusal is recorded in the run's log, appended: nothing else changes
+    assert after[log].startswith(before[log]) and b"is corrupt" in after[log][len(before[log]):]
+    assert {p: b for p, b in after.items() if p != log} == {p: b for p, b in before.items() if p != log}
 
 
 @pytest.mark.parametrize("flags, message", [
