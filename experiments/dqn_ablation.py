@@ -1,11 +1,13 @@
 """A Rainbow-style ablation of the DQN family on CartPole-v1 (Hessel et al. 2018, Fig. 3 and 4):
 plain DQN, each flag alone, all flags together, and all flags but one, each at the task's
-default budget (100k env steps) with 8 seeds vmapped in one process.
+defaults (on CartPole PureJaxRL's settings: 10 environments per seed, 500k env steps) with 8
+seeds vmapped in one process.
 
-    nice -n 10 taskset -c 0 python experiments/dqn_ablation.py --out /work/runs_dqn/ablation
+    python experiments/dqn_ablation.py --out runs/dqn-ablation --cpu 0
 
 Each row is one ``plastix train`` command (printed, so it can be rerun by hand) writing a run
-directory under --out (with XLA_FLAGS set to single-threaded Eigen); a row whose directory is
+directory under --out (pinned to the core --cpu with ``nice -n 10 taskset``, with XLA_FLAGS set
+to single-threaded Eigen); a row whose directory is
 not empty is skipped (trained already, or being trained by a second copy of the script). Then
 ``plastix eval`` evaluates every trained seed greedily (ε = 0, 100 episodes), and the script
 prints a markdown table: per row, the IQM of the final greedy returns over the seeds with its
@@ -43,7 +45,7 @@ ROWS = {
     "all-no-n-step": ("--double", "--dueling", "--per"),
 }
 SOLVED = 475.0
-PREFIX = ("nice", "-n", "10", "taskset", "-c", "0")
+PREFIX = ["nice", "-n", "10", "taskset", "-c", "0"]  # the core: --cpu
 # one core: XLA's single-threaded Eigen is faster for these small matmuls (docs/dqn.md, Speed)
 XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
@@ -88,7 +90,8 @@ def row(name: str, run: Path, episodes: int) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default="/work/runs_dqn/ablation")
+    ap.add_argument("--out", default="runs/dqn-ablation")
+    ap.add_argument("--cpu", default="0", help="the core (taskset -c) every training runs on")
     ap.add_argument("--task", default="cartpole")
     ap.add_argument("--seeds", type=int, default=8)
     ap.add_argument("--episodes", type=int, default=100)
@@ -96,6 +99,7 @@ def main() -> None:
     ap.add_argument("--table-only", action="store_true")
     ap.add_argument("extra", nargs="*", help="further flags for every plastix train command (after --)")
     args = ap.parse_args()
+    PREFIX[-1] = args.cpu
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     runs = {}

@@ -17,7 +17,7 @@ from plastix.driver import load
 from plastix.dqn.trainer import build_setup
 from plastix.runs import load_params
 
-SMALL = ["--algo", "dqn", "--hidden", "8", "--batch-size", "8",
+SMALL = ["--algo", "dqn", "--hidden", "8", "--batch-size", "8", "--num-envs", "1",
          "--buffer-size", "400", "--learning-starts", "100", "--target-every", "50", "--train-every", "2",
          "--total-steps", "400", "--log-every", "200", "--seeds", "2", "--quiet"]
 
@@ -69,26 +69,32 @@ def test_flags_reach_the_config():
     assert (config.double, config.dueling, config.per, config.n_step) == (True, True, True, 3)
     assert (config.core, config.burn_in, config.seq_len) == ("gru", 4, 8)  # seq_len: recurrent default
     assert (config.optimizer, config.loss, config.per_alpha, config.per_beta) == ("rmsprop", "mse", 0.5, 0.3)
-    # the cartpole defaults of plastix.dqn.resolve.DQN_DEFAULTS, 50 log points
-    assert (config.buffer_size, config.target_every, config.train_every, config.steps_per_log) == (100_000, 500, 2, 400)
+    # the cartpole defaults of plastix.dqn.resolve.DQN_DEFAULTS (PureJaxRL's), 50 log points of 400 steps:
+    # a multiple of the cadence, an update every 10 env steps over 10 environments
+    assert (config.buffer_size, config.target_every, config.train_every, config.steps_per_log) == (10_000, 500, 10, 400)
+    assert (config.num_envs, config.batch_size, config.learning_starts, config.lr, config.lr_end) == (
+        10, 128, 10_000, 2.5e-4, None)
 
 
 def test_num_envs_reaches_the_config_with_the_cadence_rounded_up_to_it():
     from plastix.cli.args import TrainArgs
     from plastix.dqn.resolve import resolve_dqn_config
 
-    config = resolve_dqn_config(TrainArgs(task="cartpole", algo="dqn", num_envs=10))
-    # cartpole's cadence (an update every 2 env steps) rounded up to a multiple of 10 environments
-    assert (config.num_envs, config.train_every) == (10, 10)
+    config = resolve_dqn_config(TrainArgs(task="gymnax:CartPole-v1", algo="dqn", num_envs=4))
+    # the default cadence (an update every 2 env steps) rounded up to a multiple of 4 environments
+    assert (config.num_envs, config.train_every) == (4, 4)
     config = resolve_dqn_config(TrainArgs(task="cartpole", algo="dqn", num_envs=4, train_every=20))
     assert (config.num_envs, config.train_every) == (4, 20)
-    assert resolve_dqn_config(TrainArgs(task="cartpole", algo="dqn")).num_envs == 1
+    assert resolve_dqn_config(TrainArgs(task="cartpole", algo="dqn")).num_envs == 10  # the task's default
+    assert resolve_dqn_config(TrainArgs(task="cartpole", algo="dqn", num_envs=1)).train_every == 10
+    assert resolve_dqn_config(TrainArgs(task="gymnax:CartPole-v1", algo="dqn")).num_envs == 1
 
 
 def test_num_envs_run_counts_env_steps_over_all_environments(tmp_path):
     out = tmp_path / "vec"
     flags = ["--algo", "dqn", "--hidden", "8", "--batch-size", "8", "--buffer-size", "400", "--learning-starts", "100",
-             "--target-every", "40", "--num-envs", "4", "--total-steps", "400", "--log-every", "200", "--quiet"]
+             "--target-every", "40", "--num-envs", "4", "--train-every", "4", "--total-steps", "400", "--log-every", "200",
+             "--quiet"]
     assert cli.main(["train", "cartpole", *flags, "--out", str(out)]) == 0
     with open(out / "metrics.csv", newline="") as fh:
         steps = [int(float(row["step"])) for row in csv.DictReader(fh)]
@@ -97,6 +103,7 @@ def test_num_envs_run_counts_env_steps_over_all_environments(tmp_path):
 
 @pytest.mark.parametrize("flags, match", [
     (["--num-envs", "3", "--train-every", "4"], "must be a multiple of num_envs"),
+    (["--train-every", "4"], "'cartpole' steps 10 by default (--num-envs)"),
     (["--buffer-size", "4", "--batch-size", "8"], "smaller than a batch"),
     (["--epsilon-start", "0.01", "--epsilon-end", "0.5"], "must not increase"),
     (["--env-opt", "episode_length=0"], "episode_length"),
