@@ -151,6 +151,18 @@ def scan_core(
     return lax.scan(body, carry0, (xs, resets))
 
 
+def sequence_outputs(core: Core, params: PyTree, xs: jax.Array, resets: jax.Array | None = None) -> jax.Array:
+    """hs (T, output_size) of one sequence from ``core.initial_carry()``, resets as in ``scan_core``.
+
+    A core with a whole-sequence form ``core.sequence(params, xs, resets)`` (the transformer: every
+    step at once under a banded causal mask, equal to its step-by-step scan) is run that way,
+    which differentiates far faster than a scan over its key/value cache; any other by ``scan_core``."""
+    whole = getattr(core, "sequence", None)
+    if whole is not None:
+        return whole(params, xs, resets)
+    return scan_core(core, params, xs, resets=resets)[1]
+
+
 def loop_core(core: Core, params: PyTree, xs, carry0=None, resets=None):
     """``scan_core`` as a plain Python loop (a reference for tests)."""
     carry = core.initial_carry() if carry0 is None else carry0

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from plastix.cores.adapter import as_core
-from plastix.cores.base import Core, Readout, init_readout, scan_core
+from plastix.cores.base import Core, Readout, init_readout, sequence_outputs
 from plastix.errors import PlastixError
 
 PyTree = Any
@@ -96,11 +96,11 @@ class SeqModel:
 
     def apply(self, params: ModelParams, xs: jax.Array, resets: jax.Array | None = None) -> jax.Array:
         """Outputs y_t (T, out) for one sequence."""
-        _, hs = scan_core(self.core, params.core, xs, resets=resets)
+        hs = sequence_outputs(self.core, params.core, xs, resets)
         return jax.vmap(self.output, in_axes=(None, 0))(params, hs)
 
     def sequence_loss(self, params: ModelParams, batch: Batch) -> jax.Array:
-        _, hs = scan_core(self.core, params.core, batch.xs, resets=batch.resets)
+        hs = sequence_outputs(self.core, params.core, batch.xs, batch.resets)
         return self.loss_from_hidden(params, hs, batch)
 
 

@@ -62,7 +62,7 @@ import numpy as np
 import optax
 from jax import lax
 
-from plastix.cores.base import resolve_dtype, scan_core
+from plastix.cores.base import resolve_dtype, sequence_outputs
 from plastix.envs import ENVS, as_env, make_env
 from plastix.errors import (PlastixError, check_at_most, check_clip_norm, check_positive_int, check_step_sizes,
                             unknown_name)
@@ -351,7 +351,7 @@ def trajectory_outputs(setup: Setup, params: AgentParams, obs: jax.Array, start:
     if setup.grad == "hand-bptt":
         hs = hand_scan(core, params.core, xs, start)
     else:
-        hs = scan_core(core, params.core, xs, resets=start)[1]
+        hs = sequence_outputs(core, params.core, xs, start)  # a transformer: all steps at once
     logits = hs @ params.policy.V.T + params.policy.c[None, :]
     values = hs @ params.value.V[0] + params.value.c[0]
     return logits, values
