@@ -27,10 +27,10 @@ LAYERS = [
     ("grads", ["plastix.grads"]),
     ("tasks and environments", ["plastix.tasks", "plastix.envs"]),
     ("algorithms", ["plastix.rl", "plastix.ppo", "plastix.dqn", "plastix.mdp", "plastix.train", "plastix.exercises",
-                    "plastix.hopfield", "plastix.imitation"]),
+                    "plastix.hopfield", "plastix.imitation", "plastix.seq2seq", "plastix.ctc", "plastix.lm"]),
     ("driver", ["plastix", "plastix.driver", "plastix.algorithms", "plastix.runs", "plastix.checkpoint", "plastix.tb",
                 "plastix.loggers", "plastix.plot", "plastix.sweep", "plastix.distributed", "plastix.memory", "plastix.rl.plots", "plastix.mdp.plots",
-                "plastix.hopfield.plots"]),
+                "plastix.hopfield.plots", "plastix.seq2seq.plots"]),
     ("cli", ["plastix.cli"]),
 ]
 LEVEL = {prefix: i for i, (_, prefixes) in enumerate(LAYERS) for prefix in prefixes}

@@ -84,7 +84,7 @@ def test_train_bandit_with_reinforce_and_a_feed_forward_core(tmp_path):
     (["--preset", "hard"], "unknown cue-reward preset 'hard'"),
     (["--env-opt", "n_cue=2"], "Did you mean 'n_cues'"),
     (["--episodes", "0"], "episodes must be a positive integer"),
-    (["--seq-len", "5"], r"do not apply to --algo a2c on task 'cue-reward': --seq-len \(accepted by supervised, ppo, dqn\)"),
+    (["--seq-len", "5"], r"do not apply to --algo a2c on task 'cue-reward': --seq-len \(accepted by supervised, ppo, dqn, lm\)"),
     (["--epsilon", "0.2"], r"--epsilon \(accepted by q-learning, sarsa\)"),
 ])
 def test_bad_flags_exit_2_with_a_helpful_message(tmp_path, capsys, flags, message):

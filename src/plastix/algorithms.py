@@ -32,6 +32,8 @@ PPO_METRICS = ("charts/episodic_return", "charts/episodic_length", "losses/polic
                "diagnostics/eta", "diagnostics/mean_abs_M", "diagnostics/hebb_at_clip", "diagnostics/max_abs_E")
 DQN_METRICS = ("charts/episodic_return", "charts/episodic_length", "charts/epsilon", "losses/td_loss",
                "losses/q_values", "losses/skipped_updates")
+LM_METRICS = ("losses/train_loss", "charts/val_bits_per_token", "charts/val_perplexity", "charts/test_bits_per_token",
+              "charts/test_perplexity", "charts/baseline", "charts/passes", "losses/skipped_updates")  # plastix.lm
 GRID_METRICS = ("charts/episodic_return", "charts/greedy_return", "charts/episodes", "charts/epsilon",
                 "charts/learning_rate", "losses/td_error")
 
@@ -82,6 +84,10 @@ class Algorithm:
             from plastix.tasks import get_task
 
             return bool((task if task is not None else get_task(config.task)).higher_is_better)
+        if self.family == "lm":
+            return False  # bits per token, perplexity
+        if self.family == "ctc":
+            return False  # label error rate (plastix.ctc)
         return True
 
     def host_loop(self, config) -> bool:
@@ -120,8 +126,22 @@ ALGORITHMS: dict[str, Algorithm] = {
                      "charts/episodic_return", ("core", "env"), "summarize_dqn", "plot_dqn"),
     "q-learning": _tabular("q-learning"),
     "sarsa": _tabular("sarsa"),
+    "lm": Algorithm("lm", "lm", "plastix.lm.config:LMConfig", "plastix.lm.trainer:make_trainer",
+                    "plastix.lm.resolve:resolve_lm_config", LM_METRICS, "tokens", "charts/val_bits_per_token",
+                    "charts/val_bits_per_token", (), "summarize_lm", "plot_lm"),
+    # encoder-decoders (plastix.seq2seq): reversal, sorting, addition
+    "seq2seq": Algorithm("seq2seq", "seq2seq", "plastix.seq2seq.train:Seq2SeqConfig",
+                         "plastix.seq2seq.train:make_trainer", "plastix.seq2seq.resolve:resolve_seq2seq",
+                         ("losses/train_loss", "charts/eval_metric", "charts/eval_long", "charts/token_accuracy",
+                          "charts/sampling", "losses/skipped_updates"), "sequences", "charts/eval_metric",
+                         "charts/eval_metric", (), "summarize_seq2seq", "plot_seq2seq"),
+    # temporal classification with unaligned labels (plastix.ctc): ctc-symbols
+    "ctc": Algorithm("ctc", "ctc", "plastix.ctc.config:CTCConfig", "plastix.ctc.trainer:make_trainer",
+                     "plastix.ctc.config:resolve_ctc_config", ("losses/train_loss", "charts/eval_loss",
+                     "charts/label_error_rate", "losses/skipped_updates"), "sequences", "charts/label_error_rate",
+                     "charts/label_error_rate", (), "summarize_ctc", "plot_ctc"),
 }
-FAMILIES = ("supervised", "policy-gradient", "ppo", "dqn", "tabular")
+FAMILIES = ("supervised", "policy-gradient", "ppo", "dqn", "tabular", "lm", "seq2seq", "ctc")
 
 
 def get_algorithm(name: str) -> Algorithm:
@@ -214,6 +234,8 @@ def run_name_task(label: str) -> str:
 
     if label.startswith(DATA_PREFIX):
         return "data-" + Path(label[len(DATA_PREFIX):]).stem
+    if label.startswith("text:"):  # plastix.lm
+        return "text-" + Path(label[len("text:"):]).stem
     return label.replace(":", "-").replace("/", "-")
 
 
@@ -341,10 +363,69 @@ def plot_dqn(run_dir: Path, config) -> None:
               title=f"{config.task}, {config.core}, dqn{flags_label(config)}, hidden {config.hidden}")
 
 
+def summarize_lm(run_dir: Path, config, metrics: dict, seeds: list[int], quiet: bool) -> None:
+    """A language model's final validation and test bits per token (perplexity) per seed."""
+    unit = "character" if config.level == "char" else "word"
+    for split in ("val", "test"):
+        bits = np.asarray(metrics[f"charts/{split}_bits_per_token"])[:, -1]
+        print(f"{config.task} ({config.level}), {config.core}: final {split} bits per {unit} per seed "
+              + ", ".join(f"{s}: {b:.4g} (perplexity {2.0 ** b:.4g})" for s, b in zip(seeds, bits, strict=True)))
+    print(f"unigram baseline: {float(np.asarray(metrics['charts/baseline'])[0, -1]):.4g} bits per {unit}")
+    print(f"run directory: {run_dir}  (plastix eval {run_dir}; plastix sample {run_dir} --prompt TEXT)")
+
+
+def plot_lm(run_dir: Path, config) -> None:
+    from plastix.plot import plot_runs
+    from plastix.runs import read_metrics
+
+    unit = "char" if config.level == "char" else "word"
+    rows = read_metrics(run_dir)
+    unigram = float(rows[-1]["charts/baseline"]) if rows else None  # the unigram model's validation bits
+    plot_runs([(config.core, rows)], ["charts/val_bits_per_token", "losses/train_loss"],
+              Path(run_dir) / "curves.png", baseline=unigram, logy=[False, False], xlabel="training tokens (per seed)",
+              ylabels=[f"validation bits per {unit}", "train loss (nats per token)"],
+              title=f"{config.task} ({config.level}), {config.core}, hidden {config.hidden}")
+
+
 def plot_grid(run_dir: Path, config) -> None:
     from plastix.mdp.plots import plot_grid_run
 
     plot_grid_run(run_dir)
+
+
+def summarize_seq2seq(run_dir: Path, config, metrics: dict, seeds: list[int], quiet: bool) -> None:
+    from plastix.seq2seq.plots import summarize as summarize_run
+
+    summarize_run(run_dir, config, metrics, seeds, quiet)
+
+
+def plot_seq2seq(run_dir: Path, config) -> None:
+    from plastix.seq2seq.plots import plot_curves
+
+    plot_curves(run_dir, config)
+
+
+# ---- plastix.ctc
+def _ctc_label(config) -> str:
+    return f"{'bidirectional ' if config.bidirectional else ''}{config.core}"
+
+
+def summarize_ctc(run_dir: Path, config, metrics: dict, seeds: list[int], quiet: bool) -> None:
+    final = np.asarray(metrics["charts/label_error_rate"])[:, -1]
+    print(f"{config.task}, {_ctc_label(config)}, ctc: final label error rate (best path) per seed "
+          + ", ".join(f"{s}: {v:.4g}" for s, v in zip(seeds, final, strict=True)) + f" (median {np.median(final):.4g})")
+    print(f"run directory: {run_dir}  (prefix beam search too: plastix eval {run_dir})")
+
+
+def plot_ctc(run_dir: Path, config) -> None:
+    from plastix.plot import plot_runs
+    from plastix.runs import read_metrics
+
+    plot_runs([(_ctc_label(config), read_metrics(run_dir))], ["charts/label_error_rate", "charts/eval_loss"],
+              Path(run_dir) / "curves.png", baseline=1.0, logy=[False, True],
+              ylabels=["label error rate (best path)", "CTC loss −ln p(z|x)"],
+              title=f"{config.task}, {_ctc_label(config)}, ctc, hidden {config.hidden}")
+# ----
 
 
 def summarize(entry: Algorithm, run_dir: Path, config, metrics: dict, seeds: list[int], quiet: bool,
@@ -370,6 +451,18 @@ def evaluate(run, episodes: int = 100, seed: int = 0, greedy: bool = False) -> d
 
     check_positive_int("episodes", episodes)
     entry, config = run.algorithm, run.config
+    if entry.family == "seq2seq":  # exact match at the trained lengths and at twice the longest
+        from plastix.seq2seq.plots import evaluate_run
+
+        return evaluate_run(run, seed)
+    if entry.family == "ctc":  # label error rate, best path and prefix beam search (plastix.ctc)
+        from plastix.ctc.trainer import evaluate_run
+
+        return evaluate_run(run, episodes, seed)
+    if entry.family == "lm":  # whole validation and test splits (plastix.lm.evaluate)
+        from plastix.lm.evaluate import evaluate_run
+
+        return evaluate_run(run)
     if entry.host_loop(config):
         raise PlastixError(f"{str(run.run_dir)!r} is a run on the Gymnasium environment {config.task!r} (a host "
                            "loop); evaluating it on fresh episodes is only available for jitted environments.")

@@ -281,7 +281,7 @@ def finish(entry: Algorithm, run_dir: Path, config, states, metrics: dict, walls
 def units_per_log(trainer, entry: Algorithm) -> int:
     """Budget units (``entry.unit``) per log point of ``trainer``'s config."""
     config = trainer.setup.config
-    if entry.family == "supervised":
+    if entry.family in ("supervised", "seq2seq"):
         return config.updates_per_log * config.batch_size
     if entry.family == "policy-gradient":
         return config.updates_per_log * config.batch_size * trainer.setup.num_steps

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "list": ("plastix.cli.listing", "ListArgs", "list cores, tasks, algorithms and gradient methods"),
     "hopfield": ("plastix.cli.hopfield", "HopfieldArgs", "Hopfield networks: the fraction of stored patterns recalled against the load P/N"),
     "rollout": ("plastix.cli.rollout", "RolloutArgs", "record demonstrations (.npz) from a trained a2c/reinforce run or a grid task's planner"),
+    "sample": ("plastix.cli.sample", "SampleArgs", "write text with a trained language model (a run of plastix train text:<file>)"),
 }
 
 

@@ -24,7 +24,9 @@ from typing import Annotated, Literal
 import tyro
 
 from plastix.driver import RunOptions
+from plastix.ctc.config import CTCConfig
 from plastix.dqn.config import DQNConfig
+from plastix.lm.config import LMConfig
 from plastix.ppo.config import PPOConfig
 from plastix.options import parse_options
 from plastix.rl.trainer import RLConfig
@@ -36,6 +38,8 @@ RL_GRAD = Literal["auto", "hand-bptt", "bptt", "rollout"]
 DTYPE = Literal["float32", "float64"]
 _SUP, _RL, _DQN = SupervisedConfig(), RLConfig(), DQNConfig()  # the defaults live in the config classes
 _PPO = PPOConfig()
+_LM = LMConfig()
+_CTC = CTCConfig()  # plastix.ctc
 
 
 @dataclasses.dataclass(frozen=True)
@@ -229,7 +233,8 @@ class DQNArgs(EnvArgs):
     batch_size: int | None = None
     """Replayed windows per update; None = the task's default."""
     num_envs: int | None = None
-    """Environments per seed, stepped in lockstep (each step stores num_envs transitions); None = 1. Budgets and
+    """Environments per seed, stepped in lockstep (each step stores num_envs transitions); None = the task's
+    default (10 on cartpole, else 1). Budgets and
     cadences count environment steps over all of them, so --train-every defaults to the task's rounded up to a
     multiple of num_envs."""
     double: bool = _DQN.double
@@ -278,9 +283,109 @@ class TabularArgs(AlgoArgs):
     """ε of ε-greedy exploration; None = plastix.mdp.runner's default."""
 
 
+# ---- language models (plastix.lm): text:<file>
+@dataclasses.dataclass(frozen=True)
+class LMArgs(NetworkArgs):
+    """Train a language model on any UTF-8 text file (text:<file>): truncated BPTT over contiguous streams,
+    validation and test bits per token and perplexity, several seeds at once."""
+
+    algo: Literal["lm"] = "lm"
+    """Algorithm."""
+    level: Literal["char", "word"] = "char"
+    """Tokens: characters, or whitespace-separated words with <eos> at each line end."""
+    seq_len: int | None = None
+    """Tokens T per segment (each update backpropagates through T steps); None = LMConfig's default."""
+    batch_size: int | None = None
+    """Contiguous streams B the training split is cut into (one segment of each per update); None = LMConfig's
+    default."""
+    embed: int = _LM.embed
+    """Input embedding size; 0 = one-hot tokens into the core."""
+    min_count: int = _LM.min_count
+    """--level word: words seen fewer times in the training split read as <unk>."""
+    max_vocab: int | None = _LM.max_vocab
+    """--level word: keep at most this many tokens (the most frequent words, <unk> and <eos>); None = all."""
+    val_fraction: float = _LM.val_fraction
+    """Fraction of the tokens (after the training part) held out for validation."""
+    test_fraction: float = _LM.test_fraction
+    """Fraction of the tokens (the end of the file) held out for the test."""
+    eval_streams: int = _LM.eval_streams
+    """Each evaluation split is scored as this many contiguous streams, each with a carry from its start (1: one
+    scan over the whole split)."""
+
+
+# ---- encoder-decoders (plastix.seq2seq): reversal, sorting, addition
+@dataclasses.dataclass(frozen=True)
+class Seq2SeqArgs(NetworkArgs):
+    """Train an encoder-decoder (any core as encoder and decoder, with or without attention) on reversal, sorting
+    or addition, scored by exact match at the trained lengths and at twice the longest, several seeds at once."""
+
+    algo: Literal["seq2seq"] = "seq2seq"
+    """Algorithm."""
+    decoder_core: str | None = None
+    """The decoder's core (lstm, gru, transformer, plastic-rnn, ...); None = the encoder's (--core)."""
+    attention: Literal["none", "bahdanau", "luong", "luong-dot"] = "luong"
+    """none (Sutskever et al. 2014: the encoder's final state conditions the decoder), bahdanau (additive, Bahdanau
+    et al. 2015), luong (general, s·W_a h) or luong-dot (s·h) (Luong et al. 2015)."""
+    embed: int | None = None
+    """Token embedding size; None = Seq2SeqConfig's default."""
+    min_len: int | None = None
+    """Shortest trained problem (digits; addition: of each operand); None = the task's default."""
+    max_len: int | None = None
+    """Longest trained problem; evaluation also runs at twice this; None = the task's default."""
+    batch_size: int | None = None
+    """Problems per gradient step; None = Seq2SeqConfig's default."""
+    sampling: float = 0.0
+    """Scheduled sampling (Bengio et al. 2015): the largest probability of feeding the decoder its own sampled
+    token instead of the true one (0 = teacher forcing)."""
+    sampling_schedule: Literal["constant", "linear", "inverse-sigmoid"] = "linear"
+    """How that probability rises over the updates."""
+    beam: int = 1
+    """Evaluation decoding: 1 = greedy, K > 1 = beam search of width K."""
+    length_penalty: float = 0.0
+    """Beam search: α of GNMT's length penalty ((5 + |y|)/6)^α (Wu et al. 2016); 0 = plain log-probability."""
+
+
+# ----
 # each algorithm of the registry (plastix.algorithms.ALGORITHMS) -> the dataclass of its flags
 ALGORITHM_ARGS: dict[str, type] = {"supervised": SupervisedArgs, "a2c": PolicyGradientArgs, "reinforce": ReinforceArgs,
-                                   "ppo": PPOArgs, "dqn": DQNArgs, "q-learning": TabularArgs, "sarsa": TabularArgs}
+                                   "ppo": PPOArgs, "dqn": DQNArgs, "q-learning": TabularArgs, "sarsa": TabularArgs,
+                                   "lm": LMArgs}
+
+ALGORITHM_ARGS["seq2seq"] = Seq2SeqArgs  # plastix.seq2seq
+
+
+# ---- temporal classification (plastix.ctc): ctc-symbols
+@dataclasses.dataclass(frozen=True)
+class CTCArgs(NetworkArgs):
+    """Train a recurrent or bidirectional network with connectionist temporal classification (Graves et al. 2006)
+    on a task whose labels are not aligned to the frames (ctc-symbols), several seeds at once."""
+
+    algo: Literal["ctc"] = "ctc"
+    """Algorithm."""
+    bidirectional: bool = False
+    """A forward and a backward core (--hidden units each), their outputs concatenated per frame."""
+    batch_size: int | None = None
+    """Sequences per gradient step; None = CTCConfig's default."""
+    symbols: int = _CTC.symbols
+    """ctc-symbols: K, the number of distinct symbols (plus the blank)."""
+    min_len: int | None = _CTC.min_len
+    """ctc-symbols: fewest symbols per sequence."""
+    max_len: int | None = _CTC.max_len
+    """ctc-symbols: most symbols per sequence."""
+    min_dur: int = _CTC.min_dur
+    """ctc-symbols: fewest frames of one symbol."""
+    max_dur: int = _CTC.max_dur
+    """ctc-symbols: most frames of one symbol."""
+    gap_prob: float = _CTC.gap_prob
+    """ctc-symbols: probability of a silent gap (1..2 frames) before a symbol (always between equal neighbours)."""
+    noise: float = _CTC.noise
+    """ctc-symbols: standard deviation σ of the Gaussian noise on every frame (patterns are ±1)."""
+    beam_width: int = _CTC.beam_width
+    """Width of the prefix beam search of `plastix eval` (best path is evaluated too)."""
+
+
+ALGORITHM_ARGS["ctc"] = CTCArgs
+# ----
 
 
 def args_class(algo: str) -> type:
@@ -326,5 +431,5 @@ def TrainArgs(**flags):  # noqa: N802  (the flat spelling of the command line, f
     return make_args(cls, {**flags, "algo": algo})
 
 
-__all__ = ["AlgoArgs", "DQNArgs", "PPOArgs", "PolicyGradientArgs", "ReinforceArgs", "RunArgs", "SupervisedArgs", "TabularArgs",
+__all__ = ["AlgoArgs", "CTCArgs", "DQNArgs", "LMArgs", "PPOArgs", "PolicyGradientArgs", "ReinforceArgs", "RunArgs", "SupervisedArgs", "TabularArgs",
            "ALGORITHM_ARGS", "TrainArgs", "arg_fields", "args_class", "flat_args", "make_args", "parse_options"]

@@ -144,7 +144,7 @@ def metric_direction(metric: str, configs: list[dict], args: CompareArgs) -> tup
             return found.pop(), "task"
     if metric == RL_METRIC or metric.startswith("charts/episodic"):
         return True, "metric name"
-    if "loss" in metric:
+    if "loss" in metric or "perplexity" in metric or "bits_per" in metric:  # the last two: plastix.lm
         return False, "metric name"
     raise PlastixError(f"cannot tell whether higher or lower {metric!r} is better for these runs; "
                        "pass --higher-is-better or --lower.")

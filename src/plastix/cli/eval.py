@@ -48,4 +48,13 @@ def run_eval(args: EvalArgs) -> int:
     preset = f" ({result['preset']})" if result["preset"] else ""
     print(f"{result['task']}{preset}, {result['core']}, {result['algo']}: {result['what']} "
           f"{result['mean_return']:.4g}{count} (per seed: {', '.join(f'{v:.4g}' for v in result['per_seed'])})")
+    for split in ("validation", "test") if result["algo"] == "lm" else ():  # a language model: both splits
+        scores = result[split]
+        print(f"  {split} ({scores['tokens']} targets): bits per token "
+              + ", ".join(f"{b:.4g}" for b in scores["bits_per_token"]) + "; perplexity "
+              + ", ".join(f"{p:.4g}" for p in scores["perplexity"]))
+    if result["algo"] == "ctc":  # plastix.ctc: prefix beam search next to best path
+        rates = result["label_error_rate"]
+        print(f"  prefix beam search (width {rates['beam_width']}): label error rate {rates['beam_mean']:.4g} "
+              f"(per seed: {', '.join(f'{v:.4g}' for v in rates['beam'])})")
     return 0

@@ -37,6 +37,18 @@ def catalogue() -> dict[str, list[dict[str, str]] | list[str]]:
 
     tasks += [{"name": g, "kind": "grid", "algorithms": ", ".join(GRID_ALGORITHMS)} for g in GRID_TASKS]
     tasks += rl_task_rows()
+    from plastix.seq2seq.resolve import TASK_DEFAULTS  # encoder-decoder tasks (plastix.seq2seq)
+    from plastix.seq2seq.tasks import TASK_DESCRIPTIONS
+
+    tasks += [{"name": name, "kind": "seq2seq", "algorithms": "seq2seq", "metric": "exact_match", "baseline": "0",
+               "default_T": f"{lo}..{hi}", "description": TASK_DESCRIPTIONS[name]}
+              for name, (lo, hi, _, _) in TASK_DEFAULTS.items()]
+    from plastix.ctc.config import CTCConfig  # unaligned labels (plastix.ctc)
+    from plastix.ctc.task import CTC_TASKS
+
+    tasks += [{"name": name, "kind": "ctc", "algorithms": "ctc", "metric": "label_error_rate", "baseline": "1",
+               "default_T": f"≤{CTCConfig().symbol_task.max_frames}", "description": text}
+              for name, text in CTC_TASKS.items()]
     algorithms = list(ALGORITHMS)
     from plastix.cli.distributed import DISTRIBUTED_ALGOS
 
@@ -90,5 +102,7 @@ def print_catalogue(cat: dict) -> None:
         print_wrapped(f"{title}: {', '.join(names)}", out)
     print_wrapped(f"on Ray actors: {', '.join(cat['distributed_algorithms'])} (plastix train TASK --algo a3c|dppo "
                   "--actors K; the a2c and ppo tasks with jitted environments)", out)
+    print_wrapped("language models: text:<file> (any UTF-8 text file; plastix train text:FILE --level char|word, "
+                  "algorithm lm; plastix sample RUN_DIR --prompt TEXT)", out)
     print_wrapped("outside environments: gymnax:<id> (e.g. gymnax:CartPole-v1, gymnax:MemoryChain-bsuite, "
                   "gymnax:Breakout-MinAtar; jitted) and gymnasium:<id> (a host loop)", out)

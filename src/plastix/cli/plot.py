@@ -118,6 +118,14 @@ def run_plot(args: PlotArgs) -> int:
         if (cfg.get("algo") or cfg.get("args", {}).get("algo")) in ("q-learning", "sarsa"):
             for path in plot_grid(d, args.force):
                 print(f"wrote {path}")
+        if (cfg.get("algo") == "seq2seq" and cfg.get("resolved", {}).get("attention", "none") != "none"
+                and (d / "params.npz").exists()):  # an encoder-decoder's attention weights (plastix.seq2seq.plots)
+            from plastix.seq2seq.plots import ATTENTION_PNG, plot_attention
+
+            if (d / ATTENTION_PNG).exists() and not args.force:
+                print(f"kept {d / ATTENTION_PNG} (give --force to redraw)")
+            else:
+                print(f"wrote {plot_attention(d)}")
     return 0
 
 

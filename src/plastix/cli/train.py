@@ -35,15 +35,25 @@ def default_algo(task: str) -> str:
 
     if task in SEQUENCE_TASKS or task.startswith(DATA_PREFIX):
         return "supervised"
+    if task.startswith("text:"):  # a language model on a text file (plastix.lm)
+        return "lm"
+    from plastix.seq2seq.tasks import SEQ2SEQ_TASKS  # encoder-decoder tasks (plastix.seq2seq)
+
+    if task in SEQ2SEQ_TASKS:
+        return "seq2seq"
+    from plastix.ctc.task import CTC_TASKS  # unaligned labels (plastix.ctc)
+
+    if task in CTC_TASKS:
+        return "ctc"
     if task in GRID_TASKS:
         return "q-learning"
     if task in ENVS or task.startswith(("gymnax:", "gymnasium:")):
         return "a2c"
-    raise unknown_name("task", task, [*SEQUENCE_TASKS, *GRID_TASKS, *ENVS])
+    raise unknown_name("task", task, [*SEQUENCE_TASKS, *SEQ2SEQ_TASKS, *CTC_TASKS, *GRID_TASKS, *ENVS])
 
 
 def task_family(task: str) -> str:
-    return {"supervised": SEQ, "q-learning": TAB, "a2c": PG}[default_algo(task)]
+    return {"supervised": SEQ, "q-learning": TAB, "a2c": PG, "lm": "lm", "seq2seq": "seq2seq", "ctc": "ctc"}[default_algo(task)]
 
 
 def check_algo_fits_task(algo: str, task: str) -> None:
@@ -51,10 +61,12 @@ def check_algo_fits_task(algo: str, task: str) -> None:
     from plastix.algorithms import ALGORITHMS, family_algorithms
 
     family, kind = ALGORITHMS[algo].family, task_family(task)
-    fits = {SEQ: (SEQ,), TAB: (TAB,), PG: (PG, "ppo", DQN)}[kind]
+    fits = {SEQ: (SEQ,), TAB: (TAB,), PG: (PG, "ppo", DQN), "lm": ("lm",), "seq2seq": ("seq2seq",),
+            "ctc": ("ctc",)}[kind]
     if family not in fits:
         names = [a for f in fits for a in family_algorithms(f)]
-        what = {SEQ: "a supervised sequence task", TAB: "a grid task", PG: "an environment"}[kind]
+        what = {SEQ: "a supervised sequence task", TAB: "a grid task", PG: "an environment", "lm": "a text file",
+                "seq2seq": "an encoder-decoder task", "ctc": "a task with unaligned labels (CTC)"}[kind]
         raise PlastixError(f"task {task!r} is {what}: use --algo {' or '.join(names)}, got {algo!r}.")
 
 
@@ -174,7 +186,7 @@ def usage() -> str:
     lines = ["usage: plastix train TASK [--algo ALGO] [FLAGS]   or   plastix train --resume RUN_DIR", "",
              "The flags depend on the algorithm; `plastix train TASK [--algo ALGO] --help` shows them.",
              "Default algorithm: supervised for sequence tasks and data:<file>, q-learning for grid tasks, a2c for",
-             "environments (`plastix list` names them).", "", "algorithms and their arguments:"]
+             "environments (`plastix list` names them), lm for text:<file>.", "", "algorithms and their arguments:"]
     lines += [f"  {name:<11} {args_class(name).__name__}" for name in ALGORITHMS]
     return "\n".join(lines)
 
