@@ -2,7 +2,7 @@
 
 Measured in one run, compile time excluded (each program is compiled ahead of time):
 
-1. ``scan, 1 seed``: the docs/dqn.md CartPole setting (an update every 2 env steps, batch 64),
+1. ``scan, 1 seed``: the tight-budget CartPole setting of docs/dqn.md (an update every 2 env steps, batch 64),
    the whole loop in one jitted ``lax.scan``, run in chunks of 10k env steps with a greedy
    evaluation (ε = 0, 10 episodes) after each chunk: env steps/s and the wall time (training
    only) until the evaluation first reaches a mean return of 475.

@@ -151,17 +151,18 @@ def test_is_weights_scale_each_windows_gradient():
         np.testing.assert_allclose(np.asarray(got), np.asarray(ref), rtol=1e-10, atol=1e-14)
 
 
-# The CartPole setting of docs/dqn.md (tests/test_dqn_trainer.py::CARTPOLE), with --per.
-CARTPOLE_PER = DQNConfig(task="cartpole", buffer_size=100_000, lr=1e-3, lr_end=0.0, exploration_fraction=0.1,
-                         total_steps=100_000, steps_per_log=10_000, per=True)
-
-
 @pytest.mark.learning
 @pytest.mark.slow
-def test_per_solves_cartpole_like_plain_dqn():
-    """The threshold of tests/test_dqn_trainer.py::test_dqn_solves_cartpole: seeds 0–3 trained
-    vmapped for 100k steps, a mean greedy return ≥ 475 (10 episodes) for at least two of them."""
-    trainer = make_trainer(CARTPOLE_PER)
+def test_per_solves_cartpole_at_the_default_budget():
+    """``plastix train cartpole --algo dqn --per --seeds 4`` at CartPole's defaults (PureJaxRL's
+    settings, 500k env steps): a mean greedy return ≥ 475 (10 episodes) for at least 2 of seeds
+    0–3, with no update lost to an empty draw. Measured 3 of 4 (500, 500, 500, 408; docs/dqn.md,
+    AMD EPYC); which seeds succeed depends on the CPU, hence the margin of one seed. Before the
+    defaults changed, --per ended at a greedy 26.9 on one seed (random play: ≈ 22)."""
+    from plastix.cli.args import TrainArgs
+    from plastix.dqn.resolve import resolve_dqn_config
+
+    trainer = make_trainer(resolve_dqn_config(TrainArgs(task="cartpole", algo="dqn", per=True)))
     states, metrics = jax.jit(jax.vmap(trainer.train))(seed_keys([0, 1, 2, 3]))
     returns = jax.jit(jax.vmap(lambda p: evaluate(trainer.setup, p, jax.random.PRNGKey(7), 10)))(states.params)
     means = np.asarray(jnp.mean(returns, axis=1))

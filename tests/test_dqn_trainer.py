@@ -107,19 +107,32 @@ def test_dqn_learns_cartpole_fast():
     assert float(jnp.mean(returns)) >= 100
 
 
+def cartpole_default(**flags) -> DQNConfig:
+    """The config ``plastix train cartpole --algo dqn [flags]`` resolves to (PureJaxRL's settings)."""
+    from plastix.cli.args import TrainArgs
+    from plastix.dqn.resolve import resolve_dqn_config
+
+    return resolve_dqn_config(TrainArgs(task="cartpole", algo="dqn", **flags))
+
+
+def greedy_means(config: DQNConfig, seeds: list[int]) -> tuple[np.ndarray, dict]:
+    """Train ``seeds`` vmapped; the mean greedy return (ε = 0, 10 episodes, key 7) of each."""
+    trainer = make_trainer(config)
+    states, metrics = jax.jit(jax.vmap(trainer.train))(seed_keys(seeds))
+    returns = jax.jit(jax.vmap(lambda p: evaluate(trainer.setup, p, jax.random.PRNGKey(7), 10)))(states.params)
+    return np.asarray(jnp.mean(returns, axis=1)), metrics
+
+
 @pytest.mark.learning
 @pytest.mark.slow
 def test_dqn_solves_cartpole():
-    """Mean greedy return ≥ 475 over 10 episodes (CartPole-v1 caps it at 500), with the
-    setting of docs/dqn.md, 100k environment steps, seeds 0–3 trained vmapped: at least half of
-    them must get there. Not every seed does in this budget, and which ones depends on the CPU
-    (XLA's code, hence the floating-point results, differ): 10 of 16 seeds on one machine
-    (docs/dqn.md); seeds 0–3 here ended at 498.2, 402.7, 500, 500 (AMD EPYC, 2 cores)."""
-    trainer = make_trainer(CARTPOLE)
-    states, _ = jax.jit(jax.vmap(trainer.train))(seed_keys([0, 1, 2, 3]))
-    returns = jax.jit(jax.vmap(lambda p: evaluate(trainer.setup, p, jax.random.PRNGKey(7), 10)))(states.params)
-    means = np.asarray(jnp.mean(returns, axis=1))
-    assert np.sum(means >= 475) >= 2, means
+    """``plastix train cartpole --algo dqn --seeds 4`` at its defaults (PureJaxRL's settings: 10
+    environments per seed, 500k env steps): a mean greedy return ≥ 475 (10 episodes; CartPole-v1
+    caps it at 500) for at least 3 of seeds 0–3. Measured 8 of 8 seeds at 500 (docs/dqn.md, the
+    ablation; AMD EPYC). Which seeds succeed depends on the CPU (XLA's code differs), hence the
+    margin of one seed."""
+    means, _ = greedy_means(cartpole_default(), [0, 1, 2, 3])
+    assert np.sum(means >= 475) >= 3, means
 
 
 @pytest.mark.slow
