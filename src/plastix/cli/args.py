@@ -156,6 +156,9 @@ class PolicyGradientArgs(EnvArgs):
     bptt), hand-bptt, bptt (both over the stored trajectory), rollout (autodiff through the rollout itself)."""
     episodes: int | None = None
     """Episodes run in parallel per update (the batch B); None = the task's default."""
+    num_envs: int | None = None
+    """Environments per seed, stepped in lockstep by vmap inside the scan, one episode each per update: the
+    same B as --episodes, under the name the other RL trainers use (give one or the other)."""
     value_coef: float | None = None
     """Weight c_v of the critic's loss ½ Σ (G_t − v_t)²; None = the task's default."""
     entropy_coef: float | None = None

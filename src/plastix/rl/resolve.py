@@ -63,6 +63,16 @@ def check_discrete_actions(algo: str, task: str, env) -> None:
                            f"(num_actions {n!r}).")
 
 
+def batch_flag(flags) -> int | None:
+    """B from --episodes or --num-envs (two names of one number: the environments a seed steps in lockstep,
+    one episode each per update); None when neither is given."""
+    episodes, num_envs = flags.episodes, getattr(flags, "num_envs", None)
+    if episodes is not None and num_envs is not None and episodes != num_envs:
+        raise PlastixError(f"--episodes ({episodes}) and --num-envs ({num_envs}) name the same batch of "
+                           "environments stepped in lockstep per update; give one of them.")
+    return pick(episodes, num_envs)
+
+
 def resolve_rl_config(flags) -> RLConfig:
     """The flags of ``plastix train`` for an RL task (attributes task, preset, env_opt, algo, core,
     hidden, episodes, total_steps, log_every, gamma, value_coef, entropy_coef, lr, lr_end,
@@ -74,7 +84,7 @@ def resolve_rl_config(flags) -> RLConfig:
     env, env_params = make_env(flags.task, flags.preset, **dict(settings))
     check_discrete_actions(algo, flags.task, env)
     defaults = rl_defaults(flags.task, flags.preset)
-    episodes = check_positive_int("episodes", pick(flags.episodes, defaults.batch_size))
+    episodes = check_positive_int("episodes", pick(batch_flag(flags), defaults.batch_size))
     per_update = episodes * int(env_params.episode_length)  # environment steps per update
     budget = check_positive_int("total_steps", pick(flags.total_steps, defaults.num_updates * per_update))
     num_updates = budget // per_update
