@@ -225,7 +225,9 @@ def test_a_file_size_limit_hit_by_the_first_checkpoint_is_one_line_and_resumable
 
 
 @pytest.mark.slow
-def test_ctrl_c_is_one_line_and_the_run_resumes(tmp_path):
+@pytest.mark.parametrize("sig, code, line", [(signal.SIGINT, 130, "plastix: interrupted (Ctrl-C)."),
+                                             (signal.SIGTERM, 143, "plastix: terminated (SIGTERM).")])
+def test_ctrl_c_or_sigterm_is_one_line_and_the_run_resumes(tmp_path, sig, code, line):
     long = ["train", "adding", "--core", "elman", "--hidden", "8", "--seq-len", "6", "--batch-size", "4",
             "--total-steps", "40000", "--log-every", "400", "--checkpoint-every", "2", "--quiet", "--no-plot"]
     proc = subprocess.Popen([sys.executable, "-c", MAIN, *long, "--out", "run"], cwd=tmp_path, env=ENV,
@@ -235,12 +237,12 @@ def test_ctrl_c_is_one_line_and_the_run_resumes(tmp_path):
     while not (ckpts.is_dir() and any(p.name.startswith("step_") for p in ckpts.iterdir())):
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
-    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("plastix: interrupted (Ctrl-C)."), err
+    assert proc.returncode == code, err
+    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith(line), err
     assert "--resume" in err
-    assert "interrupted" in (tmp_path / "run" / "train.log").read_text()
+    assert f"stopped: {line.removeprefix('plastix: ')}" in (tmp_path / "run" / "train.log").read_text()
     assert not [p for p in (tmp_path / "run").rglob("*") if ".tmp" in p.name]
     resumed = plastix(["train", "--resume", "run"], tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]

@@ -98,6 +98,12 @@ _OS_ERRORS = {  # errno name -> what the user reads
 }
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived (a job scheduler or ``kill`` stopping the process). The command line turns the
+    signal into this exception, so a run stops as on Ctrl-C: its last checkpoint kept, why it stopped
+    written to train.log, exit code 143 (128 + SIGTERM)."""
+
+
 def user_failure(exc: BaseException) -> str | None:
     """One line for a failure the user can cause or fix (bad input, the file system, a missing
     optional dependency, memory, Ctrl-C); None for anything else: an internal bug, whose traceback
@@ -107,6 +113,8 @@ def user_failure(exc: BaseException) -> str | None:
 
     if isinstance(exc, PlastixError):
         return str(exc)
+    if isinstance(exc, Terminated):
+        return "terminated (SIGTERM)."
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted (Ctrl-C)."
     if isinstance(exc, MemoryError):

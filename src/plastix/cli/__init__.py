@@ -7,6 +7,7 @@ break another."""
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -50,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: ``plastix COMMAND [FLAGS]``. Returns the exit code: 0 done, 1 a check that
     failed (check-grads) or an internal bug (with its traceback), 2 an error the user can fix
     (one line on stderr: bad input, the file system, a missing optional dependency, memory),
-    130 Ctrl-C."""
+    130 Ctrl-C, 143 SIGTERM (both keep a training run's last checkpoint)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(usage())
@@ -60,12 +61,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PlastixError as err:
         print(f"plastix: error: {err}\n\n{usage()}", file=sys.stderr)
         return 2
+    previous = _terminate_as_interrupt()
     try:
         return _parse_and_run(command, argv)
     except SystemExit:
         raise
     except BaseException as err:  # noqa: BLE001 - every failure ends here: one line, or a bug's traceback
         return report_failure(err)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_terminated(signum, frame):
+    from plastix.errors import Terminated
+
+    raise Terminated()
+
+
+def _terminate_as_interrupt():
+    """Make SIGTERM stop a command the way Ctrl-C does (the previous handler is returned, to restore);
+    None where no handler can be set (not the main thread)."""
+    try:
+        return signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # signal only works in the main thread of the main interpreter
+        return None
 
 
 def _parse_and_run(command, argv: list[str]) -> int:
@@ -107,9 +127,11 @@ def report_failure(err: BaseException) -> int:
 
     line = user_failure(err)
     if isinstance(err, KeyboardInterrupt):
+        from plastix.errors import Terminated
+
         print(f"\nplastix: {line} A training run keeps its last checkpoint: continue it with "
               "plastix train --resume RUN_DIR.", file=sys.stderr)
-        return 130
+        return 143 if isinstance(err, Terminated) else 130
     if line is not None:
         print(f"plastix: error: {line}", file=sys.stderr)
         return 2
