@@ -108,12 +108,14 @@ def test_check_grads_bptt_rtrl_finite_differences(opts):
     assert result["fd_coords"] == result["n_params"]  # every coordinate checked
 
 
-def test_check_grads_command_with_sub_sampling(capsys):
+@pytest.mark.parametrize("flag", ["--core-opt", "--opt"])  # train's spelling, and the earlier short one
+def test_check_grads_command_with_sub_sampling(capsys, flag):
     args = tyro.cli(CheckGradsArgs, args=["--core", "tdnn", "--hidden", "2", "--steps", "9", "--json",
-                                          "--opt", "window=2,3", "stride=3"])
+                                          flag, "window=2,3", "stride=3"])
     assert args.run() == 0
     result = json.loads(capsys.readouterr().out)
     assert result["ok"] and result["max_rel_err"]["rtrl"] < 1e-8 and result["max_rel_err"]["finite-diff"] < 1e-5
+    assert (args.core_opt + args.opt) == ("window=2,3", "stride=3")  # under either name, the options reach the core
 
 
 def test_rtrl_equals_bptt_three_layers():

@@ -1,6 +1,6 @@
 """``plastix check-grads`` and ``plastix influence``.
 
-    plastix check-grads --core elman [--hidden 8] [--steps 12] [--opt modulation=simple] [--json]
+    plastix check-grads --core elman [--hidden 8] [--steps 12] [--core-opt modulation=simple] [--json]
     plastix influence --core elman --core lstm [--steps 50] [--hidden 16] [--out influence.png] [--json]
 
 check-grads exits with 0 when every method is within tolerance of autodiff BPTT (1e-8 relative
@@ -77,8 +77,10 @@ class CheckGradsArgs:
     """Input size d."""
     seed: int = 0
     """Seed of the random instance (weights, inputs, targets, finite-difference coordinates)."""
+    core_opt: tuple[str, ...] = ()
+    """Core options as KEY=VALUE, as for plastix train, e.g. --core-opt modulation=simple alpha=neuron."""
     opt: tuple[str, ...] = ()
-    """Core options as KEY=VALUE, e.g. --opt modulation=simple --opt alpha=neuron."""
+    """The same as --core-opt (its earlier, shorter name); the two are merged."""
     json: bool = False
     """Print one JSON object on stdout (and nothing else) instead of a table."""
 
@@ -87,9 +89,10 @@ class CheckGradsArgs:
 
         check_positive_int("hidden", self.hidden)
         check_positive_int("input_size", self.input_size)
-        check_instance_fits(self.core, self.hidden, self.steps, self.input_size, **parse_options(self.opt))
+        options = parse_options(self.core_opt + self.opt)
+        check_instance_fits(self.core, self.hidden, self.steps, self.input_size, **options)
         result = check_grads(self.core, hidden=self.hidden, steps=self.steps, input_size=self.input_size,
-                             seed=self.seed, **parse_options(self.opt))
+                             seed=self.seed, **options)
         if self.json:
             print(json.dumps(_json_safe(result)))
         else:
