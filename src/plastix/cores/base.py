@@ -158,7 +158,7 @@ def sequence_outputs(core: Core, params: PyTree, xs: jax.Array, resets: jax.Arra
     step at once under a banded causal mask, equal to its step-by-step scan) is run that way,
     which differentiates far faster than a scan over its key/value cache; any other by ``scan_core``."""
     whole = getattr(core, "sequence", None)
-    if whole is not None:
+    if callable(whole):  # a user's core may hold data under that name: only a method is the whole-sequence form
         return whole(params, xs, resets)
     return scan_core(core, params, xs, resets=resets)[1]
 
