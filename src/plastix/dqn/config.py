@@ -24,7 +24,8 @@ class DQNConfig:
     env_settings: tuple[tuple[str, Any], ...] = ()
     core: str = "mlp"  # torso core: mlp (memoryless) or any agent core (recurrent Q-network)
     core_options: tuple[tuple[str, Any], ...] = ()
-    hidden: int = 128  # the core's units n; the head's ReLU layer has the same size
+    hidden: int = 128  # the core's units n; the head's ReLU layer has the same size unless head_hidden
+    head_hidden: int = 0  # m > 0: units of the head's ReLU layer (0: m = hidden)
     double: bool = False  # van Hasselt et al. 2016
     dueling: bool = False  # Wang et al. 2016
     per: bool = False  # Schaul et al. 2016, proportional
@@ -94,7 +95,7 @@ def check_counts(config: DQNConfig) -> None:
     for name in ("hidden", "n_step", "buffer_size", "batch_size", "num_envs", "target_every", "train_every",
                  "seq_len", "total_steps", "steps_per_log"):
         check_positive_int(name, getattr(config, name))
-    for name in ("learning_starts", "burn_in"):
+    for name in ("learning_starts", "burn_in", "head_hidden"):
         value = getattr(config, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise PlastixError(f"{name} must be an integer >= 0, got {value!r}.")

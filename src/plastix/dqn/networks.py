@@ -18,6 +18,8 @@ at ``initial_carry()`` (R2D2's "zero state" strategy) and is reset before every 
 an episode. At every step it also evaluates the Q-values of the TRUE next observation
 ``next_obs_t`` (``info["terminal_obs"]``) from the carry after step t, so the TD target of a
 truncated step bootstraps from the real s′ and never from the auto-reset observation.
+A memoryless network (``core="mlp"``) needs no unroll: ``q_values`` evaluates every position
+of a batch of windows at once, the head as one matmul per layer (h W_1ᵀ over the batch).
 """
 
 from __future__ import annotations
@@ -60,8 +62,8 @@ class Unrolled(NamedTuple):
 
 
 def dueling_aggregate(value: jax.Array, advantage: jax.Array) -> jax.Array:
-    """Q(a) = V + A(a) − mean_a′ A(a′) (Wang et al. 2016, eq. 9). value (), advantage (A,)."""
-    return value + advantage - jnp.mean(advantage)
+    """Q(a) = V + A(a) − mean_a′ A(a′) (Wang et al. 2016, eq. 9). value (...), advantage (..., A)."""
+    return value[..., None] + advantage - jnp.mean(advantage, axis=-1, keepdims=True)
 
 
 def conv_torso(params: ConvParams, image: jax.Array) -> jax.Array:
@@ -77,8 +79,11 @@ def init_head(key, n: int, m: int, out: int, dtype) -> HeadParams:
 
 
 def apply_head(params: HeadParams, h: jax.Array) -> jax.Array:
-    z = jax.nn.relu(params.hidden.V @ h + params.hidden.c)
-    return params.out.V @ z + params.out.c
+    """W_q relu(W_1 h + b_1) + b_q for h (..., n), written h W_1ᵀ: a batch of h (and a batch of
+    seeds over it) is one plain (batched) matmul, without the transposes of W_1 h."""
+    lead = (1,) * (h.ndim - 1)  # the biases broadcast over the batch axes
+    z = jax.nn.relu(h @ params.hidden.V.T + params.hidden.c.reshape(lead + (-1,)))
+    return z @ params.out.V.T + params.out.c.reshape(lead + (-1,))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,17 +132,23 @@ class QNetwork:
         return x.reshape(-1)
 
     def head(self, params: QParams, h: jax.Array) -> jax.Array:
-        """Q-values (A,) from the core's output h (n,)."""
+        """Q-values (..., A) from the core's output h (..., n)."""
         adv = apply_head(params.advantage, h)
         if not self.dueling:
             return adv
-        return dueling_aggregate(apply_head(params.value, h)[0], adv)
+        return dueling_aggregate(apply_head(params.value, h)[..., 0], adv)
 
     def step(self, params: QParams, carry, obs: jax.Array, episode_start: jax.Array):
         """(carry_{t−1}, o_t, start_t) -> (carry_t, Q (A,)); the carry is reset where start_t."""
         carry = reset_where(episode_start, self.core.initial_carry(), carry)
         carry, h = self.core.step(params.core, carry, self.features(params, obs))
         return carry, self.head(params, h)
+
+    def q_values(self, params: QParams, obs: jax.Array) -> jax.Array:
+        """Q (L, A) of a memoryless network at each of L observations (L, ...), independently:
+        the core from its empty carry at every position, the head on the whole batch (no scan)."""
+        torso = lambda o: self.core.step(params.core, self.initial_carry(), self.features(params, o))[1]  # noqa: E731
+        return self.head(params, jax.vmap(torso)(obs))
 
     def unroll(self, params: QParams, obs: jax.Array, next_obs: jax.Array, start: jax.Array) -> Unrolled:
         """Q along one window from a zero carry: obs, next_obs (L, ...), start (L,) bool."""

@@ -50,6 +50,8 @@ def n_step_target(r_t: jax.Array, terminated_t: jax.Array, truncated_t: jax.Arra
     n = r_t.shape[0]
     cut_t = terminated_t | truncated_t | (jnp.arange(n) == n - 1)
     boot_t = jnp.where(cut_t, (1.0 - terminated_t.astype(r_t.dtype)) * v_t, 0.0)
+    if n == 1:  # G = r + γ (1 − term) v: the recursion below with its one step (no scan)
+        return (r_t + gamma * boot_t)[0]
     discount_t = jnp.where(cut_t, 0.0, gamma).astype(r_t.dtype)
     return discounted_returns(r_t + gamma * boot_t, discount_t)[0]
 

@@ -129,7 +129,7 @@ def build_setup(config: DQNConfig, env_and_params=None, *, core=None, env=None) 
     image = image_shape_of(env)
     core = make_agent_core(config.core if core is None else core, core_input_size(env, image), config.hidden,
                            config.dtype, **(dict(config.core_options) if core is None else {}))
-    network = QNetwork(core, actions, config.hidden, config.dueling, image)
+    network = QNetwork(core, actions, config.head_hidden or config.hidden, config.dueling, image)
     replay = Replay(config.num_envs, config.buffer_size, config.batch_size, config.window, config.per, config.per_alpha)
     return Setup(config, env, env_params, network, replay, make_dqn_optimizer(config))
 
@@ -172,13 +172,20 @@ def env_step(setup: Setup, params: QParams, actors: Actors, key: jax.Array, epsi
 def window_loss(setup: Setup, params: QParams, target_params: QParams, steps: Step):
     """(mean ρ(δ) over the learning positions, |δ| (seq_len,), mean Q(s_t, a_t)) of one window."""
     cfg, net = setup.config, setup.network
-    online = net.unroll(params, steps.obs, steps.next_obs, steps.start)
-    target = net.unroll(target_params, steps.obs, steps.next_obs, steps.start)
-    v_t = bootstrap_values(lax.stop_gradient(target.q_next), lax.stop_gradient(online.q_next), cfg.double)
+    if net.recurrent:
+        online = net.unroll(params, steps.obs, steps.next_obs, steps.start)
+        q, q_next_target = online.q, net.unroll(target_params, steps.obs, steps.next_obs, steps.start).q_next
+        q_next_online = online.q_next
+    else:  # memoryless: Q at every position at once (one matmul per layer), only the values needed
+        q = net.q_values(params, steps.obs)
+        q_next_target = net.q_values(target_params, steps.next_obs)
+        q_next_online = net.q_values(params, steps.next_obs) if cfg.double else q_next_target
+    v_t = bootstrap_values(lax.stop_gradient(q_next_target), lax.stop_gradient(q_next_online), cfg.double)
     g = window_targets(steps.reward.astype(v_t.dtype), steps.terminated, steps.truncated, v_t, cfg.gamma,
                        cfg.burn_in, cfg.seq_len, cfg.n_step)
-    pos = cfg.burn_in + jnp.arange(cfg.seq_len)
-    q_taken = online.q[pos, steps.action[pos]]
+    learn = slice(cfg.burn_in, cfg.burn_in + cfg.seq_len)  # the learning positions (static)
+    taken = jnp.arange(q.shape[-1])[None, :] == steps.action[learn, None]  # one-hot: no gather, no scatter in ∇
+    q_taken = jnp.sum(jnp.where(taken, q[learn], 0.0), axis=-1)
     delta = lax.stop_gradient(g) - q_taken
     return jnp.mean(td_loss(delta, cfg.loss)), jnp.abs(delta), jnp.mean(q_taken)
 
