@@ -26,6 +26,7 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+from jax import lax
 
 from plastix.cores.base import Core
 from plastix.cores.elman import Elman
@@ -74,6 +75,82 @@ def _check_supported(core) -> str:
     return name
 
 
+# Batch layout of the plastic cores' recursions under ``vmap`` (B episodes): "map" runs them one
+# episode at a time (``lax.map``; the episode's (n, n) traces stay in the core's cache), "vmap"
+# vectorises them (every step touches all B episodes' traces, B·2n² floats: 9.6 MB at the released
+# n = 200, B = 30, more than a core's L2). Measured on a 2-core EPYC (1 MiB L2 per core, 32 MiB
+# L3), retroactive, n = 200, B = 30, T = 120: value and gradient 0.90 s with "map" against 2.60 s
+# with "vmap" (benchmarks/bench_rl.py prints both). Elman and LSTM (matmul-bound) stay vectorised.
+# "auto" (default) picks "map" when one episode's working set in the backward — its √T + 4
+# (n, n) trace arrays per trace (Hebb, E) — exceeds the L2 cache, else "vmap" (at n = 64 the
+# per-episode loop lost to vectorising: plastic-rnn, B = 30, 8 vmapped seeds, 15k against 27k steps/s).
+EPISODE_LAYOUTS = ("auto", "map", "vmap")
+_layout = {"plastic": "auto"}
+
+
+def _l2_bytes() -> int:
+    """Size of this machine's L2 cache (Linux sysfs), 1 MiB if unknown."""
+    try:
+        with open("/sys/devices/system/cpu/cpu0/cache/index2/size", encoding="ascii") as f:
+            text = f.read().strip()
+        return int(text[:-1]) * {"K": 2**10, "M": 2**20}[text[-1]] if text[-1] in "KM" else int(text)
+    except (OSError, ValueError, KeyError, IndexError):
+        return 2**20
+
+
+L2_BYTES = _l2_bytes()
+
+
+def _per_episode_map(core, T: int) -> bool:
+    """True if the plastic ``core``'s recursions should run one episode at a time (see above)."""
+    if _layout["plastic"] != "auto":
+        return _layout["plastic"] == "map"
+    traces = 2 if getattr(core, "modulation", None) == "retroactive" else 1
+    K, _ = hand_plastic.segments(T)
+    return (K + 4) * traces * core.hidden_size**2 * jnp.dtype(core.jdtype).itemsize > L2_BYTES
+
+
+def set_episode_layout(layout: str) -> str:
+    """Set how the plastic cores' forward and backward are batched under ``vmap`` ("auto" |
+    "map" | "vmap", see ``EPISODE_LAYOUTS``); read when a function is traced. Returns the previous one."""
+    if layout not in EPISODE_LAYOUTS:
+        raise PlastixError(f"episode layout must be one of {list(EPISODE_LAYOUTS)}, got {layout!r}.")
+    previous, _layout["plastic"] = _layout["plastic"], layout
+    return previous
+
+
+def _one_episode_at_a_time(fn: Callable) -> Callable:
+    """``fn`` whose ``vmap`` is ``lax.map`` over the batched axis (nested vmaps nest the maps).
+
+    The unbatched arguments are closed over; every output is stacked along the batch axis.
+    """
+    wrapped = jax.custom_batching.custom_vmap(fn)
+
+    @wrapped.def_vmap
+    def _rule(axis_size, in_batched, *args):
+        flat, tree = jax.tree.flatten(args)
+        flags = tree.flatten_up_to(tuple(in_batched))
+        batched = [a for a, f in zip(flat, flags) if f]
+
+        def one(items):
+            it = iter(items)
+            return wrapped(*tree.unflatten([next(it) if f else a for a, f in zip(flat, flags)]))
+
+        out = lax.map(one, batched)
+        return out, jax.tree.map(lambda _: True, out)
+
+    return wrapped
+
+
+def _impl(core, which: int, T: int) -> Callable:
+    """forward (which = 1) or backward (2) of ``core`` over T steps, laid out per ``set_episode_layout``."""
+    entry = _RULES[_check_supported(core)]
+    fn = functools.partial(entry[which], core)
+    if entry[0] in (PlasticRNN, NeuromodRNN) and _per_episode_map(core, T):
+        return _one_episode_at_a_time(fn)
+    return fn
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
 def hand_scan(core: Core, core_params, xs: jax.Array, resets: jax.Array) -> jax.Array:
     """Hidden outputs hs (T, n) of ``core`` over xs (T, d) with episode resets (T,) bool.
@@ -81,20 +158,17 @@ def hand_scan(core: Core, core_params, xs: jax.Array, resets: jax.Array) -> jax.
     Same values as ``scan_core(core, core_params, xs, resets=resets)[1]``; its VJP is the
     hand-derived backward of the core (see the module docstring).
     """
-    _, forward, _ = _RULES[_check_supported(core)]
-    return forward(core, core_params, xs, resets)[0]
+    return _impl(core, 1, xs.shape[0])(core_params, xs, resets)[0]
 
 
 def _hand_scan_fwd(core, core_params, xs, resets):
-    _, forward, _ = _RULES[_check_supported(core)]
-    hs, saved = forward(core, core_params, xs, resets)
+    hs, saved = _impl(core, 1, xs.shape[0])(core_params, xs, resets)
     return hs, (core_params, xs, resets, hs, saved)
 
 
 def _hand_scan_bwd(core, res, g_hs):
     core_params, xs, resets, hs, saved = res
-    _, _, backward = _RULES[_check_supported(core)]
-    d_params, d_xs = backward(core, core_params, xs, resets, hs, saved, g_hs)
+    d_params, d_xs = _impl(core, 2, xs.shape[0])(core_params, xs, resets, hs, saved, g_hs)
     return d_params, d_xs, None
 
 
