@@ -13,6 +13,8 @@ import pytest
 
 from plastix.cli.args import TrainArgs
 from plastix.errors import PlastixError
+from plastix.grads import hand
+from plastix.grads.hand import episode_group, set_episode_layout
 from plastix.rl.resolve import resolve_rl_config
 from plastix.rl.trainer import RLConfig, build_setup, init_state, rollout_batch
 
@@ -41,18 +43,26 @@ def loop_rollout(setup, params, key):
     return records
 
 
-@pytest.mark.parametrize("task,settings,core", [
-    ("cue-reward", (("episode_length", 12),), "neuromod-rnn"),  # episodic meta-RL task, a plastic core
-    ("cartpole", (("episode_length", 80),), "mlp"),  # episodes end and restart inside the rollout
+@pytest.mark.parametrize("task,settings,core,layout", [
+    ("cue-reward", (("episode_length", 12),), "neuromod-rnn", "vmap"),  # episodic meta-RL task, a plastic core
+    ("cue-reward", (("episode_length", 12),), "neuromod-rnn", "map"),  # ... stepped in groups (large n's layout)
+    ("cartpole", (("episode_length", 80),), "mlp", "auto"),  # episodes end and restart inside the rollout
 ])
-def test_lockstep_rollout_equals_environments_stepped_one_at_a_time(task, settings, core):
+def test_lockstep_rollout_equals_environments_stepped_one_at_a_time(task, settings, core, layout, monkeypatch):
     config = RLConfig(task=task, preset="easy" if task == "cue-reward" else "default", env_settings=settings,
                       core=core, hidden=5, batch_size=4, dtype="float64")
     setup = build_setup(config)
     state = init_state(setup, jax.random.key(11))
     _, k_roll = jax.random.split(state.key)  # the key update_step gives the first update's rollout
     # the rollout an update differentiates: gradients() draws it with rollout_batch(setup, params, k_roll)
-    ro = jax.jit(lambda p, k: rollout_batch(setup, p, k))(state.params, k_roll)
+    previous = set_episode_layout(layout)  # read when rollout_batch is traced
+    try:
+        if layout == "map":  # a cache that holds 3 episodes' traces: groups of 3, then the remainder of 1
+            monkeypatch.setattr(hand, "L2_BYTES", 3 * 2 * 5 * 5 * 8)  # 2 traces (n × n, n = 5) in float64
+            assert episode_group(setup.agent.core, setup.num_steps, 4) == 3
+        ro = jax.jit(lambda p, k: rollout_batch(setup, p, k))(state.params, k_roll)
+    finally:
+        set_episode_layout(previous)
     ref = loop_rollout(setup, state.params, k_roll)
     np.testing.assert_array_equal(np.asarray(ro.action), ref["action"])
     np.testing.assert_array_equal(np.asarray(ro.done), ref["done"].astype(bool))

@@ -66,7 +66,7 @@ from plastix.cores.base import resolve_dtype, sequence_outputs
 from plastix.envs import ENVS, as_env, make_env
 from plastix.errors import (PlastixError, check_at_most, check_clip_norm, check_positive_int, check_step_sizes,
                             unknown_name)
-from plastix.grads.hand import HAND_BPTT_CORES, hand_scan, supports_hand_bptt
+from plastix.grads.hand import HAND_BPTT_CORES, episode_group, hand_scan, supports_hand_bptt
 from plastix.rl.agent import ActorCritic, AgentParams, make_agent_core
 from plastix.rl.diagnostics import DIAGNOSTICS, batch_statistics, has_trace
 from plastix.rl.distributions import KINDS, Categorical, make_distribution
@@ -265,10 +265,17 @@ def collect_rollout(setup: Setup, params: AgentParams, key: jax.Array, num_steps
 
 
 def rollout_batch(setup: Setup, params: AgentParams, key: jax.Array, greedy: bool = False) -> Rollout:
-    """B = batch_size environments for one episode each, in lockstep: a Rollout (B, T)."""
+    """B = batch_size environments for one episode each, in lockstep: a Rollout (B, T).
+
+    Vectorised over the B environments (``vmap``), except for a plastic core whose (n, n) traces
+    overflow the cache (``plastix.grads.hand.episode_group``): then ``lax.map`` steps them a few
+    episodes at a time (the same keys, so the same episodes, up to float rounding)."""
     keys = jax.random.split(key, setup.config.batch_size)
     one = functools.partial(collect_rollout, setup, params, num_steps=setup.num_steps, greedy=greedy)
-    return jax.vmap(lambda k: one(k)[1])(keys)
+    group = episode_group(setup.agent.core, setup.num_steps, setup.config.batch_size)
+    if group is None:
+        return jax.vmap(lambda k: one(k)[1])(keys)
+    return lax.map(lambda k: one(k)[1], keys, batch_size=group)
 
 
 # ---------------------------------------------------------------- losses
