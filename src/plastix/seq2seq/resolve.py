@@ -18,7 +18,7 @@ LR_END_FRACTION = 0.1  # the step size decays linearly from lr to lr · LR_END_F
 
 # task -> (min_len, max_len, budget in problems, lr)
 TASK_DEFAULTS: dict[str, tuple[int, int, int, float]] = {
-    "addition": (1, 3, 256_000, 5e-3),
+    "addition": (1, 3, 768_000, 5e-3),
     "reversal": (1, 5, 128_000, 3e-3),
     "sorting": (1, 5, 128_000, 3e-3),
 }
