@@ -228,8 +228,10 @@ def test_a_file_size_limit_hit_by_the_first_checkpoint_is_one_line_and_resumable
 @pytest.mark.parametrize("sig, code, line", [(signal.SIGINT, 130, "plastix: interrupted (Ctrl-C)."),
                                              (signal.SIGTERM, 143, "plastix: terminated (SIGTERM).")])
 def test_ctrl_c_or_sigterm_is_one_line_and_the_run_resumes(tmp_path, sig, code, line):
+    # 400k steps: about 15 s of training after the first checkpoint on a quiet core (40k left 1.5 s,
+    # and a loaded machine once let the run finish before the signal arrived)
     long = ["train", "adding", "--core", "elman", "--hidden", "8", "--seq-len", "6", "--batch-size", "4",
-            "--total-steps", "40000", "--log-every", "400", "--checkpoint-every", "2", "--quiet", "--no-plot"]
+            "--total-steps", "400000", "--log-every", "400", "--checkpoint-every", "2", "--quiet", "--no-plot"]
     proc = subprocess.Popen([sys.executable, "-c", MAIN, *long, "--out", "run"], cwd=tmp_path, env=ENV,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ckpts = tmp_path / "run" / "checkpoints"
