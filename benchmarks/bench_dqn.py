@@ -46,6 +46,7 @@ from plastix.cli.args import TrainArgs
 from plastix.dqn import DQNConfig, evaluate, make_trainer
 from plastix.dqn.resolve import resolve_dqn_config
 from plastix.train.harness import seed_keys
+from plastix.xla import threefry_unrolled, unroll_threefry
 
 TARGET = 475.0
 QUOTED = {  # PureJaxRL dqn.py on the same 2-core AMD EPYC machine kind, 2 cores (docs/dqn.md)
@@ -110,11 +111,16 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=1, help="timed runs per row (best of)")
     p.add_argument("--episodes", type=int, default=10, help="greedy episodes per seed")
     p.add_argument("--skip-same-net", action="store_true", help="skip the row at PureJaxRL's network size")
+    p.add_argument("--rolled-threefry", action="store_true",
+                   help="keep JAX's rolled Threefry loop (the CLI unrolls it: plastix.xla; same bits)")
     a = p.parse_args()
+    if not a.rolled_threefry:
+        unroll_threefry()
     total, many = (50_000, 4) if a.quick else (500_000, 16)
     config = defaults(total)
     print(f"jax {jax.__version__}, {jax.devices()}, XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}, "
-          f"cores allowed {len(os.sched_getaffinity(0))}, load average {os.getloadavg()[0]:.1f}")
+          f"cores allowed {len(os.sched_getaffinity(0))}, load average {os.getloadavg()[0]:.1f}, "
+          f"Threefry {'unrolled' if threefry_unrolled() else 'rolled'} (plastix.xla)")
     print(f"config: {config.num_envs} envs/seed, buffer {config.buffer_size}, batch {config.batch_size}, update every "
           f"{config.train_every}, target every {config.target_every}, learning from {config.learning_starts}, "
           f"lr {config.lr}, {config.total_steps:,} env steps per seed", flush=True)

@@ -22,7 +22,7 @@ PACKAGE = SRC / "plastix"
 # matching prefix ("plastix.rl.plots" is in the driver layer, the rest of "plastix.rl" is not);
 # "plastix" alone is the package root, the public API (plastix.run, plastix.load, ...).
 LAYERS = [
-    ("foundation", ["plastix.errors", "plastix.stats", "plastix.parallel", "plastix.options"]),
+    ("foundation", ["plastix.errors", "plastix.stats", "plastix.parallel", "plastix.options", "plastix.xla"]),
     ("cores", ["plastix.cores"]),
     ("grads", ["plastix.grads"]),
     ("tasks and environments", ["plastix.tasks", "plastix.envs"]),

@@ -47,6 +47,10 @@ def load_command(name: str):
     return getattr(importlib.import_module(module), cls)
 
 
+# commands that compile training loops: Threefry unrolled (plastix.xla; the numbers are the same bits)
+UNROLLED_THREEFRY_COMMANDS = ("train", "demo", "sweep")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: ``plastix COMMAND [FLAGS]``. Returns the exit code: 0 done, 1 a check that
     failed (check-grads) or an internal bug (with its traceback), 2 an error the user can fix
@@ -61,6 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PlastixError as err:
         print(f"plastix: error: {err}\n\n{usage()}", file=sys.stderr)
         return 2
+    if argv[0] in UNROLLED_THREEFRY_COMMANDS:  # same random bits, faster jitted loops (plastix.xla)
+        from plastix.xla import unroll_threefry
+
+        unroll_threefry()
     previous = _terminate_as_interrupt()
     try:
         return _parse_and_run(command, argv)
