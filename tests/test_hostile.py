@@ -232,8 +232,11 @@ def test_ctrl_c_or_sigterm_is_one_line_and_the_run_resumes(tmp_path, sig, code, 
     # and a loaded machine once let the run finish before the signal arrived)
     long = ["train", "adding", "--core", "elman", "--hidden", "8", "--seq-len", "6", "--batch-size", "4",
             "--total-steps", "400000", "--log-every", "400", "--checkpoint-every", "2", "--quiet", "--no-plot"]
+    # an xdist worker ignores SIGINT and a child inherits that (Python then installs no Ctrl-C
+    # handler): restore the default, as a terminal's shell does
     proc = subprocess.Popen([sys.executable, "-c", MAIN, *long, "--out", "run"], cwd=tmp_path, env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     ckpts = tmp_path / "run" / "checkpoints"
     deadline = time.monotonic() + 240
     while not (ckpts.is_dir() and any(p.name.startswith("step_") for p in ckpts.iterdir())):
