@@ -303,8 +303,10 @@ def test_a_killed_actor_is_replaced_and_the_run_reaches_its_budget(ray_session, 
     rows = check_run_directory(result, 40 + result.dropped)
     (version, stream), = killed
     assert stream == 0 and result.actor_streams == (2, 1)  # slot 0 now holds a new key stream
-    # nothing of the killed actor arrives after its death (its last rows came at learner versions <= the kill's)
-    assert max(r["distributed/version"] for r in rows if r["distributed/actor_stream"] == 0) <= version
+    # nothing of the killed actor arrives after its death (its rows, if any, came at learner
+    # versions <= the kill's; on a loaded machine its first gradient may not have come before
+    # the kill, while the other actor delivered all of the first 10)
+    assert all(r["distributed/version"] <= version for r in rows if r["distributed/actor_stream"] == 0)
     replacement = [r for r in rows if r["distributed/actor_stream"] == 2]
     assert replacement and replacement[0]["distributed/accepted"] == 1.0  # its gradient was applied
     assert rows[-1]["distributed/replaced"] == 1.0
