@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import plastix.cli as cli
+from plastix.errors import PlastixError
 from plastix.dqn import evaluate
 from plastix.algorithms import DQN_METRICS as DQN_METRIC_NAMES
 from plastix.algorithms import evaluate as evaluate_loaded
@@ -74,6 +75,42 @@ def test_flags_reach_the_config():
     assert (config.buffer_size, config.target_every, config.train_every, config.steps_per_log) == (10_000, 500, 10, 400)
     assert (config.num_envs, config.batch_size, config.learning_starts, config.lr, config.lr_end) == (
         10, 128, 10_000, 2.5e-4, None)
+
+
+def test_head_hidden_defaults_to_purejaxrls_network_on_cartpole_and_follows_hidden_elsewhere():
+    """cartpole: PureJaxRL's 120-84 network; --hidden alone sizes both layers (as on every other
+    task); --head-hidden sizes the head's layer alone. The built network has those shapes."""
+    from plastix.cli.args import TrainArgs
+    from plastix.dqn.resolve import resolve_dqn_config
+    from plastix.dqn.trainer import build_setup
+
+    def sizes(**flags):
+        config = resolve_dqn_config(TrainArgs(algo="dqn", **flags))
+        params = build_setup(config).network.init(jax.random.PRNGKey(0))
+        return (config.hidden, config.head_hidden), params.advantage.hidden.V.shape
+
+    assert sizes(task="cartpole") == ((120, 84), (84, 120))
+    assert sizes(task="cartpole", hidden=64) == ((64, 0), (64, 64))
+    assert sizes(task="cartpole", head_hidden=32) == ((120, 32), (32, 120))
+    assert sizes(task="gymnax:Acrobot-v1") == ((64, 0), (64, 64))
+    with pytest.raises(PlastixError, match="head-hidden.*accepted by"):
+        TrainArgs(task="cartpole", algo="a2c", head_hidden=8)
+
+
+def test_cartpole_defaults_to_purejaxrls_squared_error():
+    """PureJaxRL's dqn.py's squared TD error on cartpole, the Huber loss elsewhere; a global-norm
+    clip of 10 everywhere; the flags override both."""
+    from plastix.cli.args import TrainArgs
+    from plastix.dqn.resolve import resolve_dqn_config
+
+    def loss(**flags):
+        config = resolve_dqn_config(TrainArgs(algo="dqn", **flags))
+        return config.loss, config.clip_norm
+
+    assert loss(task="cartpole") == ("mse", 10.0)
+    assert loss(task="cartpole", loss="huber", clip_norm=0.0) == ("huber", None)
+    assert loss(task="gymnax:Acrobot-v1") == ("huber", 10.0)
+    assert loss(task="gymnax:Acrobot-v1", clip_norm=0.0) == ("huber", None)
 
 
 def test_num_envs_reaches_the_config_with_the_cadence_rounded_up_to_it():

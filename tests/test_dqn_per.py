@@ -156,8 +156,8 @@ def test_is_weights_scale_each_windows_gradient():
 def test_per_solves_cartpole_at_the_default_budget():
     """``plastix train cartpole --algo dqn --per --seeds 4`` at CartPole's defaults (PureJaxRL's
     settings, 500k env steps): a mean greedy return ≥ 475 (10 episodes) for at least 2 of seeds
-    0–3, with no update lost to an empty draw. Measured 3 of 4 (500, 500, 500, 408; docs/dqn.md,
-    AMD EPYC); which seeds succeed depends on the CPU, hence the margin of one seed. Before the
+    0–3, with no update lost to an empty draw. Measured 4 of 4 at 500 (docs/dqn.md, AMD EPYC);
+    which seeds succeed depends on the CPU, hence the margin of one seed. Before the
     defaults changed, --per ended at a greedy 26.9 on one seed (random play: ≈ 22)."""
     from plastix.cli.args import TrainArgs
     from plastix.dqn.resolve import resolve_dqn_config

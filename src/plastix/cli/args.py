@@ -235,6 +235,9 @@ class DQNArgs(EnvArgs):
     """Learning positions per replayed window (a recurrent core); None = 8 (1 for mlp)."""
     batch_size: int | None = None
     """Replayed windows per update; None = the task's default."""
+    head_hidden: int | None = None
+    """Units of the Q-head's ReLU layer (0: as many as --hidden); None = the task's default (84 on cartpole, as in
+    PureJaxRL's network, when --hidden is not given; else as many as --hidden)."""
     num_envs: int | None = None
     """Environments per seed, stepped in lockstep (each step stores num_envs transitions); None = the task's
     default (10 on cartpole, else 1). Budgets and
@@ -266,8 +269,8 @@ class DQNArgs(EnvArgs):
     """--per: priority exponent α."""
     per_beta: float = _DQN.per_beta
     """--per: initial importance-sampling exponent β, annealed linearly to 1."""
-    loss: Literal["huber", "mse"] = _DQN.loss
-    """huber or mse TD loss."""
+    loss: Literal["huber", "mse"] | None = None
+    """huber or mse TD loss; None = the task's default (mse on cartpole, as PureJaxRL's; else huber)."""
     optimizer: Literal["adam", "rmsprop"] = _DQN.optimizer
     """adam or rmsprop (the DQN paper's)."""
     burn_in: int = _DQN.burn_in
