@@ -11,9 +11,9 @@ Measured in one run:
    (compile seconds reported apart); env steps/s of the run (wall clock, best of ``--repeats``)
    and per CPU second of this process (``time.process_time``: steadier on a shared core).
 2. plastix, 16 seeds vmapped in one call: total env steps/s.
-3. plastix, 1 seed, PureJaxRL's network size (a 120-unit core and an 84-unit head layer instead
-   of 128 and 128: PureJaxRL's 120-84 MLP has 0.63x the multiply-adds of plastix's default) —
-   the same work per step, to separate the network's cost from the loop's.
+3. plastix, 1 seed, the earlier CartPole default (Huber loss, a 128-unit core and a 128-unit
+   head layer: 1.6x the multiply-adds of PureJaxRL's 120-84 network, now the default), unless
+   ``--skip-earlier``.
 4. PureJaxRL's dqn.py (1 seed and 16 vmapped seeds) in a subprocess when ``--purejaxrl-python``
    and ``--purejaxrl-script`` are given (a driver that prints one JSON line, e.g. a
    ``run_purejaxrl.py --which dqn`` kept outside the project); otherwise the figures quoted in
@@ -110,7 +110,8 @@ def main() -> None:
     p.add_argument("--purejaxrl-script", help="a driver printing one JSON line (run_purejaxrl.py --which dqn)")
     p.add_argument("--repeats", type=int, default=1, help="timed runs per row (best of)")
     p.add_argument("--episodes", type=int, default=10, help="greedy episodes per seed")
-    p.add_argument("--skip-same-net", action="store_true", help="skip the row at PureJaxRL's network size")
+    p.add_argument("--skip-earlier", action="store_true",
+                   help="skip the row at the earlier CartPole default (Huber loss, 128-128 network)")
     p.add_argument("--rolled-threefry", action="store_true",
                    help="keep JAX's rolled Threefry loop (the CLI unrolls it: plastix.xla; same bits)")
     a = p.parse_args()
@@ -137,11 +138,11 @@ def main() -> None:
         if seeds in peer:
             rows.append((f"PureJaxRL dqn.py, {seeds} seed{'s' * (seeds > 1)}" + (" vmapped" if seeds > 1 else ""),
                          peer[seeds], seeds))
-    if not a.skip_same_net:
-        small = dataclasses.replace(config, hidden=120, head_hidden=84)
-        res = run_plastix(small, 1, a.repeats, a.episodes)
-        print(f"plastix 1 seed, 120-84 network: {res['steps_per_s']:,.0f} env steps/s", flush=True)
-        rows.insert(2 if 1 in peer else 1, ("plastix, 1 seed, PureJaxRL's network size (120-84)", res, 1))
+    if not a.skip_earlier:
+        earlier = dataclasses.replace(config, hidden=128, head_hidden=0, loss="huber")
+        res = run_plastix(earlier, 1, a.repeats, a.episodes)
+        print(f"plastix 1 seed, the earlier default (Huber, 128-128): {res['steps_per_s']:,.0f} env steps/s", flush=True)
+        rows.insert(2 if 1 in peer else 1, ("plastix, 1 seed, the earlier default (Huber, 128-128)", res, 1))
     measured = bool(peer)
     print(f"\n| run | env steps/s (wall) | env steps per CPU-second | compile s "
           f"| greedy return ({a.episodes} episodes) | × PureJaxRL (wall) | × PureJaxRL (CPU) |")
