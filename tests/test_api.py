@@ -79,6 +79,7 @@ def test_run_refuses_a_non_config_and_unknown_options(tmp_path):
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.slow
 def test_a_tabular_run_trains_through_the_same_path_and_evaluates(tmp_path, capsys):
     from plastix.mdp import make_grid
     from plastix.mdp.runner import GridConfig

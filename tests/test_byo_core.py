@@ -104,6 +104,7 @@ def adapted_cores():
     return cores
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("core", adapted_cores(), ids=lambda c: f"{type(c).__name__}")
 def test_rtrl_and_truncated_equal_bptt_on_adapted_cells(core):
     model = SeqModel(core, 2, "mse")

@@ -185,6 +185,7 @@ def test_data_task_needs_its_own_seq_len_and_rejects_env():
         make_trainer(config, env=object())
 
 
+@pytest.mark.slow
 def test_plastix_run_on_a_data_file_resumes_bitwise(tmp_path):
     import plastix
     from plastix import checkpoint

@@ -67,6 +67,7 @@ def test_an_environment_written_here_steps_as_its_rules_say():
     assert set(np.unique(obs)) <= {-1.0, 1.0}
 
 
+@pytest.mark.slow
 def test_a_hand_built_gymnax_environment_equals_the_registered_one():
     """``CartPole()`` built by the user steps bitwise like ``gymnax:CartPole-v1``, and a2c trains
     on it to bitwise the same parameters."""
@@ -170,6 +171,7 @@ def test_dqn_learns_an_environment_written_here():
     assert float(jnp.mean(greedy)) > 3.8
 
 
+@pytest.mark.slow
 def test_plastix_run_with_an_environment_object_resumes_bitwise(tmp_path):
     import plastix
     from plastix import checkpoint

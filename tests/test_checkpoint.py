@@ -272,6 +272,7 @@ def csv_without_wall_time(path: Path) -> list[str]:
     return [",".join(c for j, c in enumerate(line.split(",")) if j != 1) for line in path.read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_policy_gradient_cli_run_resumes_bitwise(tmp_path):
     from plastix.cli import main
 

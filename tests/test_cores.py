@@ -305,6 +305,7 @@ def check_against_reference(builder, d, n, steps, seed):
 SIZES = {"d": st.integers(1, 3), "n": st.integers(1, 4), "steps": st.integers(1, 5), "seed": st.integers(0, 2**16)}
 
 
+@pytest.mark.slow
 @settings(max_examples=2, deadline=None)
 @given(**SIZES)
 @pytest.mark.parametrize("case", CASES)
@@ -325,6 +326,7 @@ def runs_with_reset(core, params, xs, k):
     return scan_core(core, params, xs, resets=resets), scan_core(core, params, xs[k:]), scan_core(core, params, xs)[1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES)
 def test_scan_equals_loop_and_resets_start_fresh(case):
     core, k = CASES[case](D, N, "float64"), 3

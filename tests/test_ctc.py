@@ -51,6 +51,7 @@ def padded(cases, T, U):
             jnp.asarray([len(z) for _, z in cases], jnp.int32))
 
 
+@pytest.mark.slow
 def test_loss_equals_the_sum_over_all_alignments_float64():
     T, C = 5, 3
     logits = jax.random.normal(jax.random.PRNGKey(0), (len(CASES), T, C), jnp.float64) * 1.5
@@ -83,6 +84,7 @@ def test_loss_gradient_matches_finite_differences_float64():
     np.testing.assert_array_equal(grad[1, int(pad):], 0.0)
 
 
+@pytest.mark.slow
 def test_infeasible_label_is_infinite_and_refused_at_the_boundary():
     # (1, 1) needs 3 frames (1, blank, 1); (1, 2, 1) needs 3; with 2 frames p(z|x) = 0
     lengths, labels, label_lengths = padded([(2, (1, 1)), (2, (1, 2, 1)), (2, (1, 2))], 2, 3)
@@ -203,6 +205,7 @@ def test_bidirectional_equals_two_hand_run_directions_and_padding_does_not_leak(
 
 
 # ---------------------------------------------------------------- the task
+@pytest.mark.slow
 def test_ctc_symbols_renders_its_labels():
     task = SymbolTask(symbols=3, min_len=2, max_len=5, min_dur=2, max_dur=3, gap_prob=0.3, max_gap=2, noise=0.0)
     batch = sample_batch(task, jax.random.PRNGKey(0), 64, jnp.float64)

@@ -36,6 +36,7 @@ def test_config_is_checked_at_the_boundary():
         make_trainer(CTCConfig(), core=object())
 
 
+@pytest.mark.slow
 def test_trained_loss_is_the_mean_ctc_loss_of_the_bidirectional_network():
     config = CTCConfig(hidden=3, bidirectional=True, max_len=3, dtype="float64")
     setup = make_trainer(config).setup
@@ -57,6 +58,7 @@ def run_dir(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_train_writes_metrics_config_and_curves(run_dir):
     saved = json.loads((run_dir / "config.json").read_text())
     resolved = saved["config"]["resolved"]
@@ -70,6 +72,7 @@ def test_train_writes_metrics_config_and_curves(run_dir):
     assert (run_dir / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_eval_json_gives_best_path_and_beam_label_error_rates(run_dir, capsys):
     capsys.readouterr()
     assert cli.main(["eval", str(run_dir), "--json", "--episodes", "6"]) == 0

@@ -28,6 +28,7 @@ def test_equal_parameter_counts():
     assert parameter_count("elman") == 440 + 1936 + 44 + 90 + 45 == 2555
 
 
+@pytest.mark.slow
 def test_demo_runs_end_to_end_with_a_tiny_budget(tmp_path, capsys):
     out = tmp_path / "demo"
     assert cli.main(["demo", "--seeds", "2", "--updates", "2", "--out", str(out), "--quiet"]) == 0

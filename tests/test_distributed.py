@@ -219,6 +219,7 @@ def test_cli_parses_dppo_flags_into_the_ppo_setting():
     assert config.ppo == resolve_ppo_config(TrainArgs(task="cartpole", algo="ppo", num_envs=8, total_steps=65536))
 
 
+@pytest.mark.slow
 def test_a_dppo_actor_collects_the_ppo_rollout_of_its_key_stream_and_runs_its_environments_on():
     """The DPPO worker in this process (no Ray): two rollouts equal plastix.ppo.trainer.collect from
     reset_runner(setup, k_env) with (k_env, key) = split(fold_in(PRNGKey(seed), stream)), the

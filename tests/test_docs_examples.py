@@ -156,6 +156,7 @@ def test_the_docs_have_code_to_check():
     assert len(readme) >= 2 and all(not block.mark.startswith("no-run") for block in readme)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("block", PYTHON, ids=lambda b: b.name)
 def test_python_block(block: Block, fast_results):
     if block.mark != "no-run: not python":

@@ -72,6 +72,7 @@ def python_loop(trainer, seed_key):
     return {name: np.array(v) for name, v in stored.items()} | {"explored": explored}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("e", [1, 3, 4])
 def test_stored_transitions_equal_environments_stepped_one_at_a_time(e):
     trainer = make_trainer(config_for(e))

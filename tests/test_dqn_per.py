@@ -123,6 +123,7 @@ class FakeSetup:
         self.config, self.network = config, network
 
 
+@pytest.mark.slow
 def test_is_weights_scale_each_windows_gradient():
     """L(θ) = (1/B) Σ_b w_b ρ(δ_b) (Schaul et al. 2016, Algorithm 1, line 11: Δ ← Δ + w_j δ_j ∇Q):
     the batch gradient equals the weighted mean of the per-window gradients, each taken alone

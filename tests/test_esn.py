@@ -109,6 +109,7 @@ def test_leak_one_is_the_plain_update():
     np.testing.assert_allclose(np.asarray(h_leaky), 0.5 * np.asarray(x) + 0.5 * plain, rtol=1e-13, atol=1e-13)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("solver", ["dense", "arnoldi"])
 @pytest.mark.parametrize("dtype,rtol", [("float64", 1e-10), ("float32", 1e-5)])
 def test_spectral_radius_is_the_requested_one(solver, dtype, rtol):

@@ -50,6 +50,7 @@ def _hand(core):
     ("neuromod-rnn", {"modulation": "simple", "alpha": "neuron"}, "map"),
     ("plastic-rnn", {"rule": "clip"}, "map"),
 ])
+@pytest.mark.slow
 def test_layouts_equal_autodiff_in_float64(name, opts, layout):
     core = make_core(name, D, N, dtype="float64", **opts)
     p, (xs, resets, g) = _params(core, 1), _data(2)

@@ -89,6 +89,7 @@ def copy_run(runs: Path, name: str, dest: Path) -> Path:
 
 
 # ---------------------------------------------------------------- nothing overwritten without --force
+@pytest.mark.slow
 def test_influence_refuses_to_overwrite_and_names_the_file_it_writes(tmp_path):
     (tmp_path / "fig.png").write_bytes(b"precious")
     refused(["influence", "--steps", "5", "--out", "fig.png"], tmp_path, "'fig.png' already exists", "--force")
@@ -101,6 +102,7 @@ def test_influence_refuses_to_overwrite_and_names_the_file_it_writes(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fig.png"]  # no temporary file left
 
 
+@pytest.mark.slow
 def test_plot_rollout_and_hopfield_refuse_existing_outputs(runs, tmp_path):
     run = copy_run(runs, "sup", tmp_path)
     (tmp_path / "c.png").write_bytes(b"keep")
@@ -115,6 +117,7 @@ def test_plot_rollout_and_hopfield_refuse_existing_outputs(runs, tmp_path):
 
 
 # ---------------------------------------------------------------- the file system and corrupt files
+@pytest.mark.slow
 def test_out_that_is_a_file_or_under_one_is_refused(tmp_path):
     (tmp_path / "afile").write_text("data")
     refused([*TINY, "--out", "afile"], tmp_path, "--out 'afile' is a file, not a directory")
@@ -132,6 +135,7 @@ def test_out_in_a_read_only_directory_is_refused(tmp_path):
         os.chmod(tmp_path / "ro", 0o755)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["eval", "plot", "compare", "resume"])
 def test_corrupt_config_json_is_one_line(runs, tmp_path, command):
     run = copy_run(runs, "sup", tmp_path)
@@ -151,6 +155,7 @@ def test_metrics_csv_cut_mid_line_is_one_line(runs, tmp_path, command):
     refused(args, tmp_path, "metrics.csv")
 
 
+@pytest.mark.slow
 def test_missing_run_directory_is_named_as_missing(tmp_path):
     for args in (["eval", "nope"], ["plot", "nope"], ["compare", "nope", "nope"], ["train", "--resume", "nope"]):
         line = refused(args, tmp_path, "nope")
@@ -265,6 +270,7 @@ BUG = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_an_internal_bug_keeps_its_traceback_marked_as_a_bug_and_logged(tmp_path):
     proc = plastix([*TINY, "--out", "run"], tmp_path, code=BUG)
     assert proc.returncode == 1
@@ -288,6 +294,7 @@ def test_an_internal_bug_keeps_its_traceback_marked_as_a_bug_and_logged(tmp_path
     (["rollout", "--planner", "cliff-walking", "--episodes", "999999999", "--out", "e.npz"], "episodes"),
     (["compare", "a", "b", "--taus", "99999999999"], "--taus must be an integer in"),
 ])
+@pytest.mark.slow
 def test_impossible_sizes_are_refused_before_any_file(tmp_path, args, needle):
     if args[0] == "train":
         args = [*args, "--out", "run", "--quiet"]
@@ -311,6 +318,7 @@ def test_impossible_sizes_are_refused_before_any_file(tmp_path, args, needle):
     (["train", "adding", "--algo", "nope"], ["--algo: invalid choice 'nope'"]),
     (["nope"], ["unknown command 'nope'"]),
 ])
+@pytest.mark.slow
 def test_inapplicable_flags_and_wrong_names_are_refused_with_what_fits(tmp_path, args, needles):
     line = refused([*args, "--out", "run"] if args[0] == "train" and len(args) > 1 and not args[1].startswith("--")
                    else args, tmp_path, *needles)
@@ -353,6 +361,7 @@ BOOM_ENV = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_an_exception_inside_a_gymnasium_environment_is_one_line_and_logged(tmp_path):
     pytest.importorskip("gymnasium")
     proc = plastix(["train", "gymnasium:Boom-v0", "--core", "mlp", "--hidden", "4", "--episodes", "1",

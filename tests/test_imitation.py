@@ -127,6 +127,7 @@ def test_bc_loss_equals_a_python_loop_over_episodes():
     np.testing.assert_allclose(got, numpy_bc_loss(policy, params, demos), rtol=1e-10)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("head", [Categorical(4), DiagGaussian(2), MixtureGaussian(2, 3), Discretised(2, 5, -3.0, 3.0)],
                          ids=lambda h: type(h).__name__)
 def test_bc_gradient_matches_finite_differences_in_float64(head):

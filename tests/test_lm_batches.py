@@ -46,6 +46,7 @@ def test_stream_matrix_is_zarembas_batchify():
         stream_matrix(np.arange(20), 4, 5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("core", CORES)
 def test_segments_with_the_carry_passed_on_equal_one_scan(core):
     model = model_of(core, embed=3 if core == "elman" else 0)
@@ -70,6 +71,7 @@ def test_segments_with_the_carry_passed_on_equal_one_scan(core):
         assert float(jnp.max(jnp.abs(carries.hebb))) > 1e-3
 
 
+@pytest.mark.slow
 def test_the_gradient_stops_at_the_segment_boundary():
     model = model_of("plastic-lstm")
     params = random_params(model, jax.random.PRNGKey(3))
@@ -141,6 +143,7 @@ def test_eval_streams_score_every_target_once():
     np.testing.assert_array_equal(kept, tokens[1:])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("streams", [1, 3])
 def test_split_nll_is_a_loop_over_fresh_streams(streams):
     model = model_of("plastic-lstm")

@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 SCRIPT = r"""
 import sys
 from pathlib import Path
@@ -30,6 +32,7 @@ print(before, matplotlib.get_backend(), "matplotlib.pyplot" in sys.modules)
 """
 
 
+@pytest.mark.slow
 def test_plots_keep_the_backend_and_never_import_pyplot(tmp_path):
     env = {**os.environ, "MPLBACKEND": "svg", "JAX_PLATFORMS": "cpu"}
     done = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path)], env=env, capture_output=True,

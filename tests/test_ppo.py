@@ -82,6 +82,7 @@ def small(core="neuromod-rnn", **changes):
     return PPOConfig(**base)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("core,separate,torso", [("neuromod-rnn", False, 0), ("lstm", True, 0), ("mlp", True, 0),
                                                  ("neuromod-rnn", False, 6)])
 def test_sequences_recompute_the_rollout(core, separate, torso):
@@ -126,6 +127,7 @@ def test_gae_targets_match_a_python_loop():
     np.testing.assert_allclose(np.asarray(batch.advantage).reshape(adv.shape), adv, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_truncation_bootstraps_the_terminal_value():
     """With a critic that outputs 3 everywhere, r_t gains γ·3 exactly on steps a time limit cut."""
     config = PPOConfig(task="cartpole", env_settings=(("episode_length", 7),), num_envs=2, num_steps=32,
@@ -176,6 +178,7 @@ def test_validation_errors():
         validate(dataclasses.replace(PPOConfig(), separate_critic=False, head_hidden=-1))
 
 
+@pytest.mark.slow
 def test_torso_matches_numpy_and_starts_orthogonal():
     """embed m, head_hidden k around a GRU: x = relu(E o + e) is what the core reads, and
     z = P relu(A h + a) + p, v = U relu(C h + c) + u from its output, against NumPy; the layers
@@ -212,6 +215,7 @@ def test_torso_matches_numpy_and_starts_orthogonal():
         dataclasses.replace(agent, embed=8)
 
 
+@pytest.mark.slow
 def test_same_seed_same_result_and_short_run_learns():
     """Bitwise reproducible; 64k steps of CartPole lift the greedy return well above random (≈ 22)."""
     config = dataclasses.replace(PPOConfig(), total_steps=65_536, updates_per_log=8)

@@ -6,6 +6,7 @@ import functools
 
 import jax
 import numpy as np
+import pytest
 
 from plastix.rl.trainer import RLConfig, batch_loss, build_setup, rollout_batch, rollout_loss
 
@@ -13,6 +14,7 @@ SMALL = dict(task="cue-reward", preset="easy", env_settings=(("episode_length", 
              batch_size=3, dtype="float64", value_coef=0.3, entropy_coef=0.05, grad="bptt")
 
 
+@pytest.mark.slow
 def test_a2c_loss_and_gradient_equal_reinforce_with_a_value_baseline():
     a2c = build_setup(RLConfig(algo="a2c", **SMALL))
     rf = build_setup(RLConfig(algo="reinforce", baseline="value", **SMALL))

@@ -32,6 +32,7 @@ def tiny(**changes) -> RLConfig:
 
 
 # ---------------------------------------------------------------- the adapter
+@pytest.mark.slow
 def test_wrapped_pendulum_steps_equal_gymnax():
     """Same keys, same torques: our auto-resetting step equals gymnax's ``step`` (which splits the key
     into step and reset keys the same way), observations, rewards and done flags, across a time limit.
@@ -117,6 +118,7 @@ def reference_loss(config: RLConfig, ro, dist) -> float:
     return per_episode.mean() / a.shape[1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["gaussian", "beta"])
 def test_a2c_rollout_and_loss_on_pendulum(kind):
     config = tiny(action_dist=kind, dtype="float64")

@@ -74,6 +74,7 @@ def test_sigmoid_rate_starts_at_eta_init_and_rejects_out_of_range():
         make_core("neuromod-rnn", 2, 3, eta_param="clamp")
 
 
+@pytest.mark.slow
 def test_trainer_logs_diagnostics_for_plastic_cores_and_nan_otherwise():
     base = RLConfig(preset="easy", env_settings=(("episode_length", 8),), hidden=4, batch_size=2, num_updates=2,
                     updates_per_log=1)

@@ -89,6 +89,7 @@ def test_tanh_gaussian_monte_carlo_mean_and_presquash_entropy():
     assert abs(neg_log_normal.mean() - ent) < 4 * neg_log_normal.std() / math.sqrt(n)
 
 
+@pytest.mark.slow
 def test_tanh_gaussian_bounds_and_finite_at_edges():
     dist = TanhGaussian(2, -2.0, 2.0)
     for params in (jnp.array([50.0, -50.0, 2.0, 2.0]), jnp.array([0.0, 0.0, 0.0, 0.0])):
@@ -127,6 +128,7 @@ def test_beta_log_prob_and_entropy_match_scipy():
     np.testing.assert_allclose(dist.mode(jnp.asarray(params, F64)), ref.mean(), rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_beta_monte_carlo_mean_and_entropy():
     low, high = np.array([-2.0, 0.0]), np.array([2.0, 1.0])
     dist = Beta(2, tuple(low), tuple(high))

@@ -48,6 +48,7 @@ def loop_rollout(setup, params, key):
     ("cue-reward", (("episode_length", 12),), "neuromod-rnn", "map"),  # ... stepped in groups (large n's layout)
     ("cartpole", (("episode_length", 80),), "mlp", "auto"),  # episodes end and restart inside the rollout
 ])
+@pytest.mark.slow
 def test_lockstep_rollout_equals_environments_stepped_one_at_a_time(task, settings, core, layout, monkeypatch):
     config = RLConfig(task=task, preset="easy" if task == "cue-reward" else "default", env_settings=settings,
                       core=core, hidden=5, batch_size=4, dtype="float64")

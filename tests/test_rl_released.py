@@ -47,6 +47,7 @@ def test_released_loss_equals_the_released_codes_sums():
     assert np.any(r != 0) and not np.allclose(v[0], v[1])  # the element-0 baseline differs from the own one
 
 
+@pytest.mark.slow
 def test_burn_in_keeps_parameters_and_adam_state_then_trains():
     config = dataclasses.replace(SMALL64, num_updates=4, updates_per_log=1, burn_in_updates=2)
     trainer = make_trainer(config)

@@ -225,6 +225,7 @@ def one_call():
     return trainer, jax.jit(jax.vmap(trainer.train))(seed_keys([3, 3, 4]))
 
 
+@pytest.mark.slow
 def test_same_seed_same_metrics_different_seed_different(one_call):
     _, (_, metrics) = one_call
     ret = np.asarray(metrics["charts/episodic_return"])

@@ -61,6 +61,7 @@ def _assert_same(method, model, params, batch):
 SMALL_OPTIONS = {"transformer": {"heads": 1, "layers": 2, "context": 2, "ffn": 3}}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CORES))
 def test_rtrl_equals_bptt_every_core(name):
     core = _core(name, 2, 3, **SMALL_OPTIONS.get(name, {}))
@@ -75,6 +76,7 @@ def test_rtrl_equals_bptt_core_options(name, opts):
     _assert_same(rtrl(), *_instance(make_core(name, 2, 3, dtype="float64", **opts), T=6, reset_at=2))
 
 
+@pytest.mark.slow
 @settings(max_examples=3, deadline=None)
 @given(
     name=st.sampled_from(["elman", "neuromod-rnn"]),

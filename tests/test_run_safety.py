@@ -60,6 +60,7 @@ def claimer(mode: str, root: str, trials: int, start, end, results) -> None:
             control.lock.release()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["new", "empty", "resume"])
 def test_two_processes_on_one_run_directory_exactly_one_proceeds(tmp_path, mode):
     """100 trials each: two processes released at the same instant on the same --out (new: it
@@ -127,6 +128,7 @@ def test_default_names_claimed_at_the_same_instant_get_different_directories(tmp
 CLI = "import sys; from plastix.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
+@pytest.mark.slow
 def test_two_plastix_train_processes_on_one_out_one_runs_one_exits_2(tmp_path):
     out = tmp_path / "run"
     argv = ["train", "adding", "--core", "elman", "--hidden", "4", "--seq-len", "4", "--batch-size", "2",
@@ -203,6 +205,7 @@ def test_atomic_write_that_fails_keeps_the_old_file_and_leaves_no_temporary(tmp_
     assert read_metrics(tmp_path) == [{"step": 1.0, "loss": 0.25}]
 
 
+@pytest.mark.slow
 def test_enospc_in_the_third_checkpoint_keeps_the_second_and_resume_is_bitwise(tmp_path, monkeypatch, capsys):
     options = {"seeds": 2, "checkpoint_every": 1, "progress": False, "no_plot": True}
     straight = plastix.run(TINY, out=str(tmp_path / "a"), **options)

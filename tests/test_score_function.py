@@ -47,6 +47,7 @@ def hand_eligibility_flat(s, a):
     return ravel_pytree(mlp_eligibility(PARAMS, XS[s], jnp.asarray(a)))[0]
 
 
+@pytest.mark.slow
 def test_hand_eligibility_equals_autodiff():
     for s in range(S):
         for a in range(A):
@@ -62,6 +63,7 @@ def test_hand_eligibility_equals_autodiff():
         np.testing.assert_allclose(h, g, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.slow
 def test_eligibility_has_zero_mean_exactly():
     # Exercise 2: E[e] = Σ_a π(a|s) ∇log π(a|s) = ∇ Σ_a π(a|s) = 0, per state.
     np.testing.assert_allclose(eligibility_mean(logp_fn, THETA0, PROBLEM), 0.0, atol=1e-13)

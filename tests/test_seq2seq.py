@@ -33,6 +33,7 @@ def numpy_hash(src) -> int:
     return sum(HASH_WEIGHTS[i % 4] * v for i, v in enumerate(values)) % 10
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", SEQ2SEQ_TASKS)
 @pytest.mark.parametrize("held_out", [False, True])
 def test_tasks_match_python_arithmetic(task, held_out):
@@ -54,6 +55,7 @@ def test_tasks_match_python_arithmetic(task, held_out):
         assert (batch.src == PLUS).sum(axis=1).tolist() == [1] * 200
 
 
+@pytest.mark.slow
 def test_held_out_problems_are_about_a_tenth():
     """Each length's problems are split by the hash: about 10 % have h = 0 in a plain draw."""
     batch = sample_batch(jax.random.PRNGKey(3), "reversal", 2000, 3, 3, False)
@@ -73,6 +75,7 @@ def one_problem(task="addition", lo=2, hi=3, key=5):
     return jax.tree.map(lambda a: a[0], sample_batch(jax.random.PRNGKey(key), task, 1, lo, hi))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("attention", ["none", "bahdanau", "luong", "luong-dot"])
 def test_padding_and_its_content_change_nothing(attention):
     """The same problem padded by 3 more positions holding arbitrary tokens: the same encoder
@@ -111,6 +114,7 @@ def test_bahdanau_step_matches_numpy():
     np.testing.assert_allclose(s, np.asarray(enc.final))
 
 
+@pytest.mark.slow
 def test_luong_general_step_matches_numpy():
     """score = s_iᵀ W_a h_j, h̃ = tanh(W_c [c; s]), logits = W_o h̃ + b (Luong et al. 2015)."""
     model, params = small_model("luong")
@@ -148,6 +152,7 @@ def loop_loss(model: Seq2Seq, params, ex: Seq2SeqBatch, key, epsilon):
     return total
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("epsilon", [0.0, 0.7])
 def test_scanned_loss_equals_a_python_loop(epsilon):
     model, params = small_model("luong")
@@ -194,6 +199,7 @@ def test_carry_hand_over_and_mixed_cores():
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("core", ["transformer", "plastic-rnn"])
 def test_any_core_decodes_like_a_python_loop(core):
     """Greedy decoding (a scan) equals feeding the argmax back by hand, for a transformer (its

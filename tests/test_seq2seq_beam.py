@@ -45,6 +45,7 @@ def brute_force(model, params, src, n, tokens, T, alpha):
     return best, seen[best], len(seen)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("attention,alpha", [("luong", 0.0), ("bahdanau", 1.0), ("none", 0.6)])
 def test_wide_beam_finds_the_exhaustive_argmax(attention, alpha):
     """Width V^T on a 3-token output vocabulary {EOS, 0, 1} and T = 3 drops no hypothesis, so the
@@ -74,6 +75,7 @@ def test_wide_beam_finds_the_exhaustive_argmax(attention, alpha):
     assert real.sum() == count
 
 
+@pytest.mark.slow
 def test_width_one_is_greedy_decoding():
     """Beam width 1 keeps the most probable token at each step: greedy decoding, padded after EOS."""
     model, params = tiny_model("luong", key=3, scale=1.0)

@@ -23,6 +23,7 @@ def csv_columns(path, seed):
     return rows
 
 
+@pytest.mark.slow
 def test_events_match_metrics_and_steps_continue_once_across_resume(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     assert main(["train", "cliff-walking", *FLAGS, "--out", str(a)]) == 0

@@ -109,6 +109,7 @@ def np_agent(core, params, obs, start):
 # ---------------------------------------------------------------- a2c / reinforce rollouts
 
 
+@pytest.mark.slow
 def test_rollout_equals_windowed_attention_computed_with_loops_and_the_carry_holds_the_last_K_steps():
     """Three episodes in one rollout of each of 3 environments: every logit and value of the
     trainer's scan equals the NumPy loops (banded attention within each episode), the carry
@@ -158,6 +159,7 @@ def test_an_episode_starting_mid_rollout_equals_a_fresh_agents_episode():
 # ---------------------------------------------------------------- recurrent PPO
 
 
+@pytest.mark.slow
 def test_ppo_rescans_each_sequence_from_its_stored_key_value_window():
     """Recurrent PPO stores the carry at the start of each sequence (here the transformer's
     window of keys and values, mid-episode in the second rollout) and re-scans from it: at

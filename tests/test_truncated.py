@@ -67,6 +67,7 @@ def _run(method, model, params, batch):
     return jax.jit(method.value_and_grad, static_argnums=0)(model, params, batch)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["elman", "lstm", "neuromod-rnn"])
 def test_full_window_equals_bptt(name):
     model, params, batch = _instance(name, T=9, resets=(4,))
@@ -115,6 +116,7 @@ def test_online_zero_lr_keeps_params_and_reports_forward_losses():
     np.testing.assert_allclose(losses, expected, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.slow
 def test_online_one_chunk_is_one_bptt_update():
     model, params, batch = _instance("gru", T=4, resets=(2,))
     opt = optax.sgd(0.3)

@@ -69,6 +69,7 @@ def test_unrolled_threefry_draws_the_same_bits(restore):
     assert is_rolled(draws, key)
 
 
+@pytest.mark.slow
 def test_dqn_run_is_bitwise_the_same_unrolled(restore):
     from plastix.cli.args import TrainArgs
     from plastix.dqn import trainer as T
