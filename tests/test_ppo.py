@@ -375,5 +375,10 @@ def test_two_layer_mlp_core_matches_numpy():
     np.testing.assert_allclose(core.step(params, core.initial_carry(), jnp.asarray(x))[1], want, rtol=1e-5)
     with pytest.raises(PlastixError, match="layers must be an integer >= 1"):
         make_agent_core("mlp", 3, 5, "float32", layers=0)
-    with pytest.raises(PlastixError, match="takes one option, layers"):
+    with pytest.raises(PlastixError, match="takes the options layers and activation"):
         make_agent_core("mlp", 3, 5, "float32", depth=2)
+    with pytest.raises(PlastixError, match=r"activation must be one of \['relu', 'sigmoid', 'tanh'\], got 'gelu'"):
+        make_agent_core("mlp", 3, 5, "float32", activation="gelu")
+    relu = make_agent_core("mlp", 3, 5, "float32", layers=2, activation="relu")
+    want = np.maximum(np.asarray(l2.W) @ np.maximum(np.asarray(l1.W) @ x + np.asarray(l1.b), 0) + np.asarray(l2.b), 0)
+    np.testing.assert_allclose(relu.step(params, relu.initial_carry(), jnp.asarray(x))[1], want, rtol=1e-5)

@@ -1,10 +1,11 @@
 """A memoryless feed-forward core, the no-memory baseline of the recurrent and plastic cores.
 
-    h_t = tanh(W x_t + b)        W: (n, d), b: (n,); the carry is empty
+    h_t = f(W x_t + b)        W: (n, d), b: (n,); the carry is empty; f = tanh by default
 
-or, with ``layers`` K > 1, K such layers in a row (h¹ = tanh(W¹ x + b¹), hᵏ = tanh(Wᵏ hᵏ⁻¹ + bᵏ),
+or, with ``layers`` K > 1, K such layers in a row (h¹ = f(W¹ x + b¹), hᵏ = f(Wᵏ hᵏ⁻¹ + bᵏ),
 each of n units: the two-layer 64-unit torso of PPO's reference implementations is
-``layers=2``).
+``layers=2``). ``activation`` f is "tanh", "relu" (the DQN torso of PureJaxRL, Lu et al. 2022,
+and of CleanRL) or "sigmoid".
 
 It sees the same inputs as a recurrent core (in RL: the observation with the previous reward
 and action) but remembers nothing older, so a gap between it and a recurrent core measures
@@ -21,6 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from plastix.cores.base import Core, uniform_init
+from plastix.cores.elman import ACTIVATIONS
 from plastix.errors import PlastixError
 
 FEED_FORWARD = "mlp"
@@ -41,15 +43,18 @@ class NoCarry(NamedTuple):
 
 @dataclasses.dataclass(frozen=True)
 class FeedForward(Core):
-    """A memoryless core, h_t = tanh(W x_t + b) (``layers`` of them in a row); the carry is
-    empty. Final."""
+    """A memoryless core, h_t = f(W x_t + b) (``layers`` of them in a row, f = ``activation``);
+    the carry is empty. Final."""
 
     layers: int = 1
+    activation: str = "tanh"
 
     def __post_init__(self):
         super().__post_init__()
         if isinstance(self.layers, bool) or not isinstance(self.layers, int) or self.layers < 1:
             raise PlastixError(f"core 'mlp': layers must be an integer >= 1, got {self.layers!r}.")
+        if self.activation not in ACTIVATIONS:
+            raise PlastixError(f"core 'mlp': activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}.")
 
     def init(self, key):
         n, d = self.hidden_size, self.input_size
@@ -63,9 +68,10 @@ class FeedForward(Core):
         return NoCarry()
 
     def step(self, params, carry, x):
+        f = ACTIVATIONS[self.activation]
         if isinstance(params, MLPParams):
-            return carry, jnp.tanh(params.W @ x + params.b)
+            return carry, f(params.W @ x + params.b)
         h = x
         for layer in params.layers:
-            h = jnp.tanh(layer.W @ h + layer.b)
+            h = f(layer.W @ h + layer.b)
         return carry, h

@@ -64,8 +64,8 @@ def make_agent_core(name, input_size: int, hidden: int, dtype: str = "float32", 
     if name not in agent_core_names():
         raise unknown_name("agent core", name, agent_core_names())
     if name == FEED_FORWARD:
-        if set(options) - {"layers"}:
-            raise PlastixError(f"core 'mlp' takes one option, layers, got {sorted(options)}.")
+        if set(options) - {"layers", "activation"}:
+            raise PlastixError(f"core 'mlp' takes the options layers and activation, got {sorted(options)}.")
         return FeedForward(input_size=input_size, hidden_size=hidden, dtype=dtype, **options)
     return make_core(name, input_size, hidden, dtype=dtype, **options)
 
