@@ -268,3 +268,17 @@ def test_tables_fit_80_columns_and_keep_names_whole(tmp_path, capsys, monkeypatc
     for name in names:  # every run label printed whole on some line, in every table
         assert sum(name in line for line in lines) >= 3 + 2, name
     assert "performance profiles" in out and "probability of improvement" in out and "P(A > B)" in out
+
+
+def test_iqr_band_leaves_a_gap_without_a_warning_where_no_seed_has_a_value():
+    """A log point where every seed's value is NaN (no episode ended yet; no update before
+    learning starts) is NaN in the curve, silently; the other points are NumPy's quartiles."""
+    import warnings
+
+    rows = [{"step": 1.0, "m": np.nan}, {"step": 1.0, "m": np.nan},
+            {"step": 2.0, "m": 1.0}, {"step": 2.0, "m": 3.0}, {"step": 2.0, "m": np.nan}, {"step": 2.0, "m": 8.0}]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        curve = curve_stats(rows, "m", band="iqr")
+    assert np.isnan(curve.center[0]) and np.isnan(curve.low[0]) and np.isnan(curve.high[0])
+    np.testing.assert_allclose([curve.low[1], curve.center[1], curve.high[1]], np.percentile([1.0, 3.0, 8.0], [25, 50, 75]))

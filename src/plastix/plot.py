@@ -57,7 +57,10 @@ def curve_stats(rows: Sequence[dict[str, float]], metric: str, band: str = "iqr"
         by_step[row["step"]].append(row[metric])
     steps = np.array(sorted(by_step))
     values = [np.asarray(by_step[s], float) for s in steps]
-    q25, med, q75 = (np.array([np.nanpercentile(v, q) for v in values]) for q in (25, 50, 75))
+    # a log point where no seed has a value (no episode ended yet, no update before learning
+    # starts) is a gap in the curve, not a warning on the user's terminal
+    q25, med, q75 = (np.array([np.nanpercentile(v, q) if np.isfinite(v).any() else np.nan for v in values])
+                     for q in (25, 50, 75))
     return Curve(steps, med, q25, q75)
 
 
