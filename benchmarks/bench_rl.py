@@ -200,7 +200,7 @@ def throughput_table(args, batches, seeds_list, hidden: int, steps: int) -> list
                 seconds, _ = time_update(config, args.repeats, seeds=seeds if seeds > 1 else 0)
                 rate = seeds * batch * steps / seconds
                 single = rate if single is None else single
-                cells.append(f"{rate:,.0f} ({rate / (single * batch * seeds):.2f})")
+                cells.append(f"{rate:,.0f} ({rate / (single * batch * seeds):.2g})")
             lines.append(f"| {core} | {batch} | " + " | ".join(cells) + " |")
             print(lines[-1], flush=True)
     if dropped:
