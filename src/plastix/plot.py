@@ -59,9 +59,9 @@ def curve_stats(rows: Sequence[dict[str, float]], metric: str, band: str = "iqr"
     values = [np.asarray(by_step[s], float) for s in steps]
     # a log point where no seed has a value (no episode ended yet, no update before learning
     # starts) is a gap in the curve, not a warning on the user's terminal
-    q25, med, q75 = (np.array([np.nanpercentile(v, q) if np.isfinite(v).any() else np.nan for v in values])
-                     for q in (25, 50, 75))
-    return Curve(steps, med, q25, q75)
+    quartiles = np.array([np.nanpercentile(v, (25, 50, 75)) if not np.isnan(v).all() else np.full(3, np.nan)
+                          for v in values]).reshape(-1, 3)
+    return Curve(steps, quartiles[:, 1], quartiles[:, 0], quartiles[:, 2])
 
 
 def _axes(panels: int):

@@ -36,10 +36,9 @@ DQN_DEFAULTS = {
     # PureJaxRL's dqn.py CartPole settings (Lu et al. 2022): 10 environments, buffer 10k, batch 128, an
     # update every 10 env steps, target every 500, ε 1 → 0.05 over 250k, learning from 10k, Adam at a
     # constant 2.5e-4, 500k env steps, its squared TD error, and its network's size: 120 units, then
-    # 84 (plastix's mlp core is tanh, the head's layer ReLU; PureJaxRL's are both ReLU: --core-opt
-    # activation=relu). Unlike
-    # PureJaxRL the gradient is clipped to a global norm of 10: without it 13 of 16 seeds reached a
-    # greedy 475, with it 15 of 16 (docs/dqn.md).
+    # 84 (plastix's mlp core is tanh, the head's layer ReLU; PureJaxRL's are both ReLU, as with
+    # --core-opt activation=relu). Unlike PureJaxRL the gradient is clipped to a global norm of 10:
+    # without it 13 of 16 seeds reached a greedy 475, with it 15 of 16 (docs/dqn.md).
     "cartpole": DQNDefaults(500_000, 10_000, 500, 10_000, 10, 120, 2.5e-4, exploration_fraction=0.5,
                             batch_size=128, num_envs=10, head_hidden=84, loss="mse"),
     "*": DQNDefaults(100_000, 10_000, 500, 1_000, 2, 64, 1e-3),
