@@ -64,7 +64,7 @@ def elman_backward(core, p: ElmanParams, xs, resets, hs, saved, g_hs):
     def body(back, inp):  # back = Wᵀ δ^{t+1}, already cut where resets[t+1]
         fp_t, g_t, r_t = inp
         delta = fp_t * (g_t + back)
-        back = p.W.T @ delta
+        back = delta @ p.W
         return jnp.where(r_t, jnp.zeros_like(back), back), delta
 
     _, deltas = lax.scan(body, jnp.zeros((n,), hs.dtype), (fp, g_hs, resets), reverse=True)
