@@ -184,9 +184,25 @@ def test_support_registry():
     assert not supports_hand_bptt("gru") and not supports_hand_bptt(MyElman(2, 3))
 
 
+def test_segments_cover_the_sequence_in_about_two_root_t_steps():
+    """Segment length K: a divisor of T in [√T, 4√T] when there is one (no padded segment),
+    nearest 2√T; else ⌈2√T⌉. Checkpoints + buffer stay O(√T)."""
+    from plastix.grads.hand_plastic import segments
+
+    assert segments(120) == (20, 6) and segments(256) == (32, 8) and segments(23) == (10, 3)
+    for T in range(1, 2000):
+        K, nseg = segments(T)
+        assert K * (nseg - 1) < T <= K * nseg, T
+        root = T**0.5
+        divisors = [k for k in range(1, T + 1) if T % k == 0 and root <= k <= 4 * root]
+        if divisors:
+            assert T % K == 0 and abs(K - 2 * root) == min(abs(k - 2 * root) for k in divisors), T
+        assert K + nseg <= 5 * root + 2, T
+
+
 @pytest.mark.slow
 def test_long_sequence_many_segments():
-    """T = 23: ⌈√23⌉ = 5-step segments, the last one padded; resets in two segments."""
+    """T = 23 (prime): 10-step segments, the last one padded; resets in two segments."""
     model, params, batch = _setup("plastic-rnn", {"rule": "clip"}, 4, 2, 23, seed=4, draws=1)
     batch = batch._replace(resets=jnp.zeros_like(batch.resets).at[0, 7].set(True).at[0, 15].set(True))
     _, g_ad = _per_draw(bptt(), model, params, batch)

@@ -81,7 +81,7 @@ def _check_supported(core) -> str:
 # n = 200, B = 30, more than a core's L2). Measured on a 2-core EPYC (1 MiB L2 per core, 32 MiB
 # L3), retroactive, n = 200, B = 30, T = 120: value and gradient 0.90 s with "map" against 2.60 s
 # with "vmap" (benchmarks/bench_rl.py prints both). Elman and LSTM (matmul-bound) stay vectorised.
-# "auto" (default) picks "map" when one episode's working set in the backward — its √T + 4
+# "auto" (default) picks "map" when one episode's working set in the backward — its K + 4 (K ≈ 2√T)
 # (n, n) trace arrays per trace (Hebb, E) — exceeds the L2 cache, else "vmap" (at n = 64 the
 # per-episode loop lost to vectorising: plastic-rnn, B = 30, 8 vmapped seeds, 15k against 27k steps/s).
 EPISODE_LAYOUTS = ("auto", "map", "vmap")
@@ -189,6 +189,49 @@ def _hand_scan_bwd(core, res, g_hs):
 
 
 hand_scan.defvjp(_hand_scan_fwd, _hand_scan_bwd)
+
+
+def records_residuals(core) -> bool:
+    """True if a rollout of ``core`` can record what its hand-derived backward needs (the
+    plastic cores: hidden vectors and trace checkpoints), so ``hand_scan_recorded`` replaces
+    ``hand_scan``'s forward pass."""
+    return _core_name(core) in ("plastic-rnn", "neuromod-rnn")
+
+
+def checkpoint_segments(T: int) -> tuple[int, int]:
+    """(K steps per segment, segments) of the plastic cores' checkpointed backward over T steps:
+    a recording rollout keeps the carry's traces at steps 0, K, 2K, … (``checkpoint_of``)."""
+    return hand_plastic.segments(T)
+
+
+def checkpoint_of(carry):
+    """The traces of a plastic core's carry, as ``hand_scan_recorded`` takes them per segment."""
+    return carry.hebb, carry.E
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
+def hand_scan_recorded(core: Core, core_params, xs: jax.Array, resets: jax.Array, hs: jax.Array, saved) -> jax.Array:
+    """``hand_scan`` whose forward pass was already run by the rollout that produced ``xs``:
+    ``hs`` (T, n) are the hidden vectors it computed with ``core_params`` and ``saved`` the
+    carry's traces at the start of each segment (``checkpoint_segments``, ``checkpoint_of``),
+    before that step's reset. Returns ``hs``; its VJP is ``hand_scan``'s backward from them.
+
+    This drops the second pass over the episode that ``hand_scan`` makes (at Backpropamine's
+    released size, n = 200, B = 30, T = 120: 0.16 s of a 0.71 s update). The values are those of
+    the rollout, so the gradient is the gradient of the trajectory that was acted on."""
+    return hs
+
+
+def _recorded_fwd(core, core_params, xs, resets, hs, saved):
+    return hs, (core_params, xs, resets, hs, saved)
+
+
+def _recorded_bwd(core, res, g_hs):
+    d_params, d_xs, _ = _hand_scan_bwd(core, res, g_hs)
+    return d_params, d_xs, None, None, None
+
+
+hand_scan_recorded.defvjp(_recorded_fwd, _recorded_bwd)
 
 
 def hand_bptt_value_and_grad(model: SeqModel, params: ModelParams, batch: Batch):

@@ -33,10 +33,12 @@ as differentiating through the rollout — what Backpropamine does — but the b
 longer runs through the environment and the sampler, and for the cores with a hand-derived
 backward (``plastix.grads.hand``: elman, peephole-lstm, plastic-rnn, neuromod-rnn) it uses
 that custom VJP, which recomputes the Hebbian and eligibility traces backwards instead of
-storing an (n, n) matrix per step. ``RLConfig.grad``: ``auto`` (hand-bptt where available,
-else bptt), ``hand-bptt``, ``bptt`` (autodiff over the stored trajectory), ``rollout``
-(autodiff through the rollout itself, each step rematerialised; the original way, kept as a
-reference for tests and benchmarks). ``apply_update(setup, state, rollout)`` is the update on
+storing an (n, n) matrix per step. For the plastic cores the rollout records what that
+backward needs — h_1..h_T and the traces entering each segment of K ≈ 2√T steps — so the loss
+does not run the episodes a second time (``hand_scan_recorded``). ``RLConfig.grad``: ``auto``
+(hand-bptt where available, else bptt), ``hand-bptt``, ``bptt`` (autodiff over the stored
+trajectory), ``rollout`` (autodiff through the rollout itself, each step rematerialised; the
+original way, kept as a reference for tests and benchmarks). ``apply_update(setup, state, rollout)`` is the update on
 a given rollout (used by host-loop environments, ``plastix.rl.host_loop``).
 
 Metrics per log point (means over the chunk's updates): ``step`` (environment steps per
@@ -66,7 +68,8 @@ from plastix.cores.base import resolve_dtype, sequence_outputs
 from plastix.envs import ENVS, as_env, make_env
 from plastix.errors import (PlastixError, check_at_most, check_clip_norm, check_positive_int, check_step_sizes,
                             unknown_name)
-from plastix.grads.hand import HAND_BPTT_CORES, episode_group, hand_scan, supports_hand_bptt
+from plastix.grads.hand import (HAND_BPTT_CORES, checkpoint_of, checkpoint_segments, episode_group, hand_scan,
+                                hand_scan_recorded, records_residuals, supports_hand_bptt)
 from plastix.rl.agent import ActorCritic, AgentParams, make_agent_core
 from plastix.rl.diagnostics import DIAGNOSTICS, batch_statistics, has_trace
 from plastix.rl.distributions import KINDS, Categorical, make_distribution
@@ -246,14 +249,44 @@ def rollout_step(setup: Setup, params: AgentParams, rc: RolloutCarry, key, greed
     return RolloutCarry(obs, env_state, agent_carry, info["episode_start"]), record
 
 
+def recording(setup: Setup) -> bool:
+    """True if this setup's gradient uses residuals recorded by the rollout (``hand_scan_recorded``)."""
+    return setup.grad == "hand-bptt" and records_residuals(setup.agent.core)
+
+
+def _scan_recording(step, rc: RolloutCarry, keys: jax.Array):
+    """``lax.scan(step, rc, keys)`` where ``step`` also emits h_t, in segments of K steps
+    (``checkpoint_segments``): (final carry, records, (hs (T, n), the traces entering each segment))."""
+    T = keys.shape[0]
+    K, _ = checkpoint_segments(T)
+    full, rest = divmod(T, K)
+
+    def segment(c, seg_keys):
+        saved = checkpoint_of(c.agent_carry)
+        c, ys = lax.scan(step, c, seg_keys)
+        return c, (ys, saved)
+
+    rc, (ys, saved) = lax.scan(segment, rc, keys[: full * K].reshape(full, K, *keys.shape[1:]))
+    ys = jax.tree.map(lambda a: a.reshape(full * K, *a.shape[2:]), ys)
+    if rest:
+        last = checkpoint_of(rc.agent_carry)
+        rc, tail = lax.scan(step, rc, keys[full * K:])
+        ys = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), ys, tail)
+        saved = jax.tree.map(lambda a, b: jnp.concatenate([a, b[None]]), saved, last)
+    records, hs = ys
+    return rc, records, (hs, saved)
+
+
 def collect_rollout(setup: Setup, params: AgentParams, key: jax.Array, num_steps: int,
-                    greedy: bool = False) -> tuple[RolloutCarry, Rollout]:
+                    greedy: bool = False, record: bool = False):
     """``num_steps`` steps of ONE environment from a reset: (final RolloutCarry, Rollout (T,)).
 
     Differentiable in ``params`` (logits and values); actions are sampled (or argmax if
     ``greedy``) from stop-gradient logits. One key: split into the reset key and a key per step.
     For ``grad="rollout"`` each step is a ``jax.checkpoint``: the backward pass keeps only the
     carries and recomputes the rest (at hidden 200 this is faster as well as smaller).
+    ``record`` (a plastic core, ``recording``): returns a third item, the residuals of the hand-derived
+    backward (``_scan_recording``); the same steps, keys and records.
     """
     k_reset, k_steps = jax.random.split(key)
     obs, env_state = setup.env.reset(k_reset, setup.env_params)
@@ -261,21 +294,32 @@ def collect_rollout(setup: Setup, params: AgentParams, key: jax.Array, num_steps
     step = functools.partial(rollout_step, setup, greedy=greedy)
     if setup.grad == "rollout":
         step = jax.checkpoint(step)
-    return lax.scan(lambda c, k: step(params, c, k), rc, jax.random.split(k_steps, num_steps))
+    keys = jax.random.split(k_steps, num_steps)
+    if record:
+        def step_h(c, k):
+            c, rec = step(params, c, k)
+            return c, (rec, c.agent_carry.h)
+
+        return _scan_recording(step_h, rc, keys)
+    return lax.scan(lambda c, k: step(params, c, k), rc, keys)
 
 
-def rollout_batch(setup: Setup, params: AgentParams, key: jax.Array, greedy: bool = False) -> Rollout:
-    """B = batch_size environments for one episode each, in lockstep: a Rollout (B, T).
+def rollout_batch(setup: Setup, params: AgentParams, key: jax.Array, greedy: bool = False, record: bool = False):
+    """B = batch_size environments for one episode each, in lockstep: a Rollout (B, T)
+    (with ``record``: (Rollout, residuals of each episode), ``collect_rollout``).
 
     Vectorised over the B environments (``vmap``), except for a plastic core whose (n, n) traces
     overflow the cache (``plastix.grads.hand.episode_group``): then ``lax.map`` steps them a few
     episodes at a time (the same keys, so the same episodes, up to float rounding)."""
     keys = jax.random.split(key, setup.config.batch_size)
-    one = functools.partial(collect_rollout, setup, params, num_steps=setup.num_steps, greedy=greedy)
+    one = functools.partial(collect_rollout, setup, params, num_steps=setup.num_steps, greedy=greedy, record=record)
     group = episode_group(setup.agent.core, setup.num_steps, setup.config.batch_size)
-    if group is None:
-        return jax.vmap(lambda k: one(k)[1])(keys)
-    return lax.map(lambda k: one(k)[1], keys, batch_size=group)
+
+    def episode(k):
+        out = one(k)
+        return out[1:] if record else out[1]
+
+    return jax.vmap(episode)(keys) if group is None else lax.map(episode, keys, batch_size=group)
 
 
 # ---------------------------------------------------------------- losses
@@ -349,13 +393,16 @@ def loss_fn(setup: Setup, params: AgentParams, key: jax.Array):
     return parts.total, (parts, ro)
 
 
-def trajectory_outputs(setup: Setup, params: AgentParams, obs: jax.Array, start: jax.Array):
+def trajectory_outputs(setup: Setup, params: AgentParams, obs: jax.Array, start: jax.Array, recorded=None):
     """Logits (T, A) and values (T,) of ONE stored trajectory: the core scanned over its
     observations (T, d), its carry reset where ``start`` (T,) — the same outputs the rollout
-    computed, now differentiable (hand-derived VJP for ``setup.grad == "hand-bptt"``)."""
+    computed, now differentiable (hand-derived VJP for ``setup.grad == "hand-bptt"``; with the
+    rollout's ``recorded`` residuals, ``collect_rollout``, the scan is not run again)."""
     core = setup.agent.core
     xs = obs.astype(core.jdtype)
-    if setup.grad == "hand-bptt":
+    if recorded is not None:
+        hs = hand_scan_recorded(core, params.core, xs, start, *recorded)
+    elif setup.grad == "hand-bptt":
         hs = hand_scan(core, params.core, xs, start)
     else:
         hs = sequence_outputs(core, params.core, xs, start)  # a transformer: all steps at once
@@ -364,9 +411,11 @@ def trajectory_outputs(setup: Setup, params: AgentParams, obs: jax.Array, start:
     return logits, values
 
 
-def rollout_loss(setup: Setup, params: AgentParams, ro: Rollout):
-    """(L, LossParts) of a stored Rollout (B, T), its logits and values recomputed from ``params``."""
-    logits, values = jax.vmap(functools.partial(trajectory_outputs, setup, params))(ro.obs, ro.start)
+def rollout_loss(setup: Setup, params: AgentParams, ro: Rollout, recorded=None):
+    """(L, LossParts) of a stored Rollout (B, T), its logits and values recomputed from ``params``
+    (from the hidden vectors the rollout ``recorded``, if given: ``rollout_batch``)."""
+    per_episode = (ro.obs, ro.start) if recorded is None else (ro.obs, ro.start, recorded)
+    logits, values = jax.vmap(functools.partial(trajectory_outputs, setup, params))(*per_episode)
     parts = batch_loss(setup.config, ro._replace(logits=logits, value=values), setup.agent.distribution)
     return parts.total, parts
 
@@ -376,8 +425,12 @@ def gradients(setup: Setup, params: AgentParams, key: jax.Array):
     if setup.grad == "rollout":
         grads, (parts, ro) = jax.grad(functools.partial(loss_fn, setup), has_aux=True)(params, key)
         return grads, parts, ro
-    ro = rollout_batch(setup, lax.stop_gradient(params), key)
-    grads, parts = jax.grad(functools.partial(rollout_loss, setup), has_aux=True)(params, ro)
+    if recording(setup):
+        ro, recorded = rollout_batch(setup, lax.stop_gradient(params), key, record=True)
+        loss = functools.partial(rollout_loss, setup, recorded=recorded)
+    else:
+        ro, loss = rollout_batch(setup, lax.stop_gradient(params), key), functools.partial(rollout_loss, setup)
+    grads, parts = jax.grad(loss, has_aux=True)(params, ro)
     return grads, parts, ro
 
 
