@@ -32,9 +32,10 @@ Every number is measured in this run on this machine (run it under ``taskset -c 
    episode or shared by the batch (W, α: O(n²) per step, not per episode). bytes = accesses ·
    4 · n² · B · T; the bound = bytes ÷ the copy bandwidth measured in the same run (a 256 MiB
    ``numpy.copyto``, best of 7, read + write bytes counted). plastix's hand backward does not
-   store the traces (√T checkpoints, recomputed segment by segment: 4 (2) more accesses per
-   step) and XLA runs reductions and matrix-vector products as separate loops over the traces,
-   so it pays more passes than the minimum; the printed ratio measures by how much.
+   store the traces (checkpoints every K ≈ 2√T steps, recomputed segment by segment: 4 (2)
+   more accesses per step) and XLA runs reductions and matrix-vector products as separate
+   loops over the traces, so it pays more passes than the minimum; the printed ratio measures
+   by how much (docs/rl-training.md counts the passes).
 
    The original: ``--original-cmd`` runs a command per variant (``{type}`` is replaced by the
    released code's network type: rnn, plastic, modplast, modul) and parses the last
