@@ -11,9 +11,8 @@ Measured in one run:
    (compile seconds reported apart); env steps/s of the run (wall clock, best of ``--repeats``)
    and per CPU second of this process (``time.process_time``: steadier on a shared core).
 2. plastix, 16 seeds vmapped in one call: total env steps/s.
-3. plastix, 1 seed, the earlier CartPole default (Huber loss, a 128-unit core and a 128-unit
-   head layer: 1.6x the multiply-adds of PureJaxRL's 120-84 network, now the default), unless
-   ``--skip-earlier``.
+3. plastix, 1 seed, the earlier CartPole default (the mlp torso's tanh instead of PureJaxRL's
+   ReLU, now the default), unless ``--skip-earlier``.
 4. PureJaxRL's dqn.py (1 seed and 16 vmapped seeds) in a subprocess when ``--purejaxrl-python``
    and ``--purejaxrl-script`` are given (a driver that prints one JSON line, e.g. a
    ``run_purejaxrl.py --which dqn`` kept outside the project); otherwise the figures quoted in
@@ -111,7 +110,7 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=1, help="timed runs per row (best of)")
     p.add_argument("--episodes", type=int, default=10, help="greedy episodes per seed")
     p.add_argument("--skip-earlier", action="store_true",
-                   help="skip the row at the earlier CartPole default (Huber loss, 128-128 network)")
+                   help="skip the row at the earlier CartPole default (the mlp torso's tanh instead of ReLU)")
     p.add_argument("--rolled-threefry", action="store_true",
                    help="keep JAX's rolled Threefry loop (the CLI unrolls it: plastix.xla; same bits)")
     a = p.parse_args()
@@ -139,10 +138,10 @@ def main() -> None:
             rows.append((f"PureJaxRL dqn.py, {seeds} seed{'s' * (seeds > 1)}" + (" vmapped" if seeds > 1 else ""),
                          peer[seeds], seeds))
     if not a.skip_earlier:
-        earlier = dataclasses.replace(config, hidden=128, head_hidden=0, loss="huber")
+        earlier = dataclasses.replace(config, core_options=(("activation", "tanh"),))
         res = run_plastix(earlier, 1, a.repeats, a.episodes)
-        print(f"plastix 1 seed, the earlier default (Huber, 128-128): {res['steps_per_s']:,.0f} env steps/s", flush=True)
-        rows.insert(2 if 1 in peer else 1, ("plastix, 1 seed, the earlier default (Huber, 128-128)", res, 1))
+        print(f"plastix 1 seed, the earlier default (tanh torso): {res['steps_per_s']:,.0f} env steps/s", flush=True)
+        rows.insert(2 if 1 in peer else 1, ("plastix, 1 seed, the earlier default (tanh torso)", res, 1))
     measured = bool(peer)
     print(f"\n| run | env steps/s (wall) | env steps per CPU-second | compile s "
           f"| greedy return ({a.episodes} episodes) | × PureJaxRL (wall) | × PureJaxRL (CPU) |")

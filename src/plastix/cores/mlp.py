@@ -68,10 +68,13 @@ class FeedForward(Core):
         return NoCarry()
 
     def step(self, params, carry, x):
+        # W x written x Wᵀ: vmapped over a batch of x it is one plain (B, d) × (d, n) matmul whose
+        # output needs no transpose (W x compiles into a matmul with the units leading, then a
+        # transposing copy that cost a DQN update as much as the matmul itself)
         f = ACTIVATIONS[self.activation]
         if isinstance(params, MLPParams):
-            return carry, f(params.W @ x + params.b)
+            return carry, f(x @ params.W.T + params.b)
         h = x
         for layer in params.layers:
-            h = f(layer.W @ h + layer.b)
+            h = f(h @ layer.W.T + layer.b)
         return carry, h

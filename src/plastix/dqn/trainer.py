@@ -13,7 +13,7 @@ One cycle (Mnih et al. 2015, Algorithm 1, with E environments per seed)::
         B windows ~ replay (uniform, or PER with β = linear schedule(env step) up to 1)
         δ = G − Q(s_t, a_t; θ) at each learning position (plastix.dqn.targets; G uses θ⁻)
         L(θ) = mean_b w_b · mean_positions ρ(δ)                      (ρ Huber or ½δ²)
-        θ ← θ + Adam | RMSProp(clip_{global norm}(∇L)), skipped if ∇L is not finite
+        θ ← θ + Adam | RMSProp(clip_{global norm}(∇L)), skipped if ‖∇L‖² is not finite
         PER: p_b ← |δ_b| + ε
     if env step % C == 0:  θ⁻ ← θ                                  (target network)
 
@@ -62,7 +62,7 @@ class Actors(NamedTuple):
 class TrainState(NamedTuple):
     params: QParams  # θ
     target_params: QParams  # θ⁻
-    opt_state: Any  # optax ApplyIfFiniteState
+    opt_state: optax.ApplyIfFiniteState  # its counters kept by ``learn`` and ``select_learned``
     buffer: Any  # flashbax buffer state
     actors: Actors
     key: jax.Array  # (2,)
@@ -79,7 +79,7 @@ class Setup(NamedTuple):
     env_params: Any
     network: QNetwork
     replay: Replay
-    optimizer: optax.GradientTransformation
+    optimizer: optax.GradientTransformation  # clip and Adam | RMSProp; the skip is ``learn``'s
 
 
 # ---------------------------------------------------------------- building
@@ -106,9 +106,20 @@ def make_dqn_optimizer(config: DQNConfig) -> optax.GradientTransformation:
     """``plastix.train.harness.make_optimizer`` with the DQN config: Adam or the DQN paper's
     centered RMSProp (Mnih et al. 2015, Extended Data Table 1). The step size is constant, or
     decays linearly to ``lr_end`` over the run's updates (a departure from Mnih et al.; the
-    optimizer counts only real updates: the skipped pre-``learning_starts`` ones never reach it)."""
+    optimizer counts only real updates: the skipped pre-``learning_starts`` ones never reach it).
+
+    Without the skip of non-finite updates: ``learn`` decides it and ``select_learned`` applies it
+    with the select it makes for ``learning_starts`` anyway (optax's ``apply_if_finite`` would add
+    a conditional and a dozen small kernels to every update, 4-6 % of a CartPole update cycle)."""
     updates = max(1, (config.total_steps - config.learning_starts) // config.train_every)
-    return make_optimizer(config.optimizer, config.lr, config.lr_end, config.clip_norm, updates)
+    return make_optimizer(config.optimizer, config.lr, config.lr_end, config.clip_norm, updates, skip_nonfinite=False)
+
+
+def init_opt_state(setup: Setup, params: QParams) -> optax.ApplyIfFiniteState:
+    """The optimizer's state in optax's ``apply_if_finite`` layout (counters of skipped updates
+    around the inner state), as the other trainers keep it."""
+    zero = jnp.zeros([], jnp.int32)
+    return optax.ApplyIfFiniteState(zero, jnp.array(True), zero, setup.optimizer.init(params))
 
 
 def build_setup(config: DQNConfig, env_and_params=None, *, core=None, env=None) -> Setup:
@@ -198,28 +209,49 @@ def batch_loss(setup: Setup, params: QParams, target_params: QParams, steps: Ste
     return jnp.mean(weights.astype(loss_b.dtype) * loss_b), (priorities, jnp.mean(q_mean), jnp.mean(loss_b))
 
 
-def learn(setup: Setup, state: TrainState, key: jax.Array) -> tuple[TrainState, jax.Array]:
-    """One gradient step from a replay minibatch; returns (state, [td_loss, mean Q])."""
+def gradient_is_finite(grads: QParams) -> jax.Array:
+    """() bool: ‖∇L‖² is finite. A NaN or ±inf anywhere makes it NaN or inf; so does a finite
+    gradient whose squared norm exceeds the float range (~1.8e19 per element in float32), which
+    the global-norm clip would have scaled to zero. The same sum of squares as the clip's
+    (``optax.tree.norm``), so XLA computes it once."""
+    return jnp.isfinite(optax.tree.norm(grads, squared=True))
+
+
+def learn(setup: Setup, state: TrainState, key: jax.Array) -> tuple[TrainState, jax.Array, jax.Array]:
+    """One gradient step from a replay minibatch: (state, [td_loss, mean Q], finite). The
+    returned state holds the stepped parameters and optimizer state even when the gradient is
+    not ``finite``; ``select_learned`` keeps the old ones then and counts the skip."""
     cfg = setup.config
     beta = linear_schedule(cfg.per_beta, 1.0, cfg.total_steps, state.step)
     sample = setup.replay.sample(state.buffer, key, beta)
     grads, (prio, q_mean, loss) = jax.grad(functools.partial(batch_loss, setup), has_aux=True)(
         state.params, state.target_params, sample.steps, sample.weights)
-    updates, opt_state = setup.optimizer.update(grads, state.opt_state, state.params)
+    finite = gradient_is_finite(grads)
+    updates, inner = setup.optimizer.update(grads, state.opt_state.inner_state, state.params)
     params = optax.apply_updates(state.params, updates)
+    skips = state.opt_state
+    opt_state = optax.ApplyIfFiniteState(
+        notfinite_count=jnp.where(finite, 0, skips.notfinite_count + 1).astype(jnp.int32), last_finite=finite,
+        total_notfinite=jnp.where(finite, skips.total_notfinite, skips.total_notfinite + 1).astype(jnp.int32),
+        inner_state=inner)
     buffer = setup.replay.update(state.buffer, sample.indices, prio.astype(jnp.float32))
     new = state._replace(params=params, opt_state=opt_state, buffer=buffer, updates=state.updates + 1)
-    return new, jnp.stack([loss, q_mean]).astype(jnp.float32)
+    return new, jnp.stack([loss, q_mean]).astype(jnp.float32), finite
 
 
-def select_learned(setup: Setup, do: jax.Array, learned: TrainState, state: TrainState) -> TrainState:
+def select_learned(setup: Setup, do: jax.Array, finite: jax.Array, learned: TrainState, state: TrainState) -> TrainState:
     """``learned`` where ``do`` else ``state``, touching only what ``learn`` changes (not the
-    stored experience, which ``learn`` leaves as it is)."""
-    pick = functools.partial(jax.tree.map, lambda a, b: jnp.where(do, a, b))
+    stored experience, which ``learn`` leaves as it is); where the gradient was not ``finite``
+    the parameters and the optimizer's inner state stay as they were (the skip of optax's
+    ``apply_if_finite``, made by the same select) and only the skip counters move."""
+    pick = lambda when: functools.partial(jax.tree.map, lambda a, b: jnp.where(when, a, b))  # noqa: E731
+    step, count = pick(do & finite), pick(do)
     buffer = state.buffer
     if setup.config.per:
-        buffer = buffer.replace(sum_tree_state=pick(learned.buffer.sum_tree_state, buffer.sum_tree_state))
-    return state._replace(params=pick(learned.params, state.params), opt_state=pick(learned.opt_state, state.opt_state),
+        buffer = buffer.replace(sum_tree_state=count(learned.buffer.sum_tree_state, buffer.sum_tree_state))
+    new, old = learned.opt_state, state.opt_state
+    opt_state = count(new, old)._replace(inner_state=step(new.inner_state, old.inner_state))
+    return state._replace(params=step(learned.params, state.params), opt_state=opt_state,
                           buffer=buffer, updates=jnp.where(do, learned.updates, state.updates))
 
 
@@ -240,9 +272,9 @@ def cycle(setup: Setup, state: TrainState, _=None) -> tuple[TrainState, jax.Arra
     (actors, buffer), stats = lax.scan(one, (state.actors, state.buffer),
                                        (jnp.arange(iters), jax.random.split(k_env, iters)))
     state = state._replace(actors=actors, buffer=buffer, key=key, step=state.step + cfg.train_every)
-    learned, losses = learn(setup, state, k_learn)
+    learned, losses, finite = learn(setup, state, k_learn)
     do = state.step >= cfg.learning_starts
-    state = select_learned(setup, do, learned, state)
+    state = select_learned(setup, do, finite, learned, state)
     copy = (state.step % cfg.target_every) == 0
     target = jax.tree.map(lambda p, t: jnp.where(copy, p, t), state.params, state.target_params)
     state = state._replace(target_params=target, target_updates=state.target_updates + copy.astype(jnp.int32))
@@ -292,7 +324,7 @@ def init_state(setup: Setup, key: jax.Array) -> TrainState:
     params = setup.network.init(k_params)
     actors = init_actors(setup, k_env)
     zero = jnp.zeros((), jnp.int32)
-    return TrainState(params, params, setup.optimizer.init(params), setup.replay.init(step_template(actors)),
+    return TrainState(params, params, init_opt_state(setup, params), setup.replay.init(step_template(actors)),
                       actors, k_train, zero, zero, zero)
 
 

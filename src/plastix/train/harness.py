@@ -73,21 +73,26 @@ def assemble_trainer(setup, init_state: Callable, log_chunk: Callable) -> Traine
 
 
 def make_optimizer(kind: Literal["adam", "rmsprop"], lr: float, lr_end: float | None, clip_norm: float | None,
-                   num_updates: int, eps: float | None = None) -> optax.GradientTransformation:
+                   num_updates: int, eps: float | None = None, *,
+                   skip_nonfinite: bool = True) -> optax.GradientTransformation:
     """The optimizer of every gradient trainer: clip to a global norm (``clip_norm``; None = no
     clipping), then Adam (Kingma & Ba 2015) or centered RMSProp with decay 0.95 and ε 0.01 (the
     DQN paper's, Mnih et al. 2015, Extended Data Table 1), skipping any update whose gradient is
     not finite. The step size is ``lr``, or decays linearly from ``lr`` to ``lr_end`` over
     ``num_updates`` (a skipped update does not advance the schedule: ``apply_if_finite`` keeps
     the old state). ``eps``: Adam's ε (None = optax's 1e-8; Backpropamine's released code uses
-    1e-6 for cue-reward and 1e-4 for the maze)."""
+    1e-6 for cue-reward and 1e-4 for the maze).
+
+    ``skip_nonfinite=False`` leaves the skip out, for a trainer that makes it itself (the DQN
+    loop folds it into the select it makes anyway, ``plastix.dqn.trainer``)."""
     if kind not in OPTIMIZERS:
         raise unknown_name("optimizer", kind, OPTIMIZERS)
     clip = optax.identity() if clip_norm is None else optax.clip_by_global_norm(clip_norm)
     step = lr if lr_end is None else optax.linear_schedule(lr, lr_end, max(1, int(num_updates)))
     adam = optax.adam(step) if eps is None else optax.adam(step, eps=eps)
     opt = adam if kind == "adam" else optax.rmsprop(step, decay=0.95, eps=0.01, centered=True)
-    return optax.apply_if_finite(optax.chain(clip, opt), MAX_SKIPS)
+    inner = optax.chain(clip, opt)
+    return optax.apply_if_finite(inner, MAX_SKIPS) if skip_nonfinite else inner
 
 
 def set_dtype(dtype: str) -> None:
