@@ -11,8 +11,9 @@ Measured in one run:
    (compile seconds reported apart); env steps/s of the run (wall clock, best of ``--repeats``)
    and per CPU second of this process (``time.process_time``: steadier on a shared core).
 2. plastix, 16 seeds vmapped in one call: total env steps/s.
-3. plastix, 1 seed, the earlier CartPole default (the mlp torso's tanh instead of PureJaxRL's
-   ReLU, now the default), unless ``--skip-earlier``.
+3. plastix, 1 seed, PureJaxRL's loss and network exactly (the squared TD error and a ReLU torso
+   instead of the defaults' Huber loss and tanh; the CartPole default until 2026-12-03), unless
+   ``--skip-earlier``.
 4. PureJaxRL's dqn.py (1 seed and 16 vmapped seeds) in a subprocess when ``--purejaxrl-python``
    and ``--purejaxrl-script`` are given (a driver that prints one JSON line, e.g. a
    ``run_purejaxrl.py --which dqn`` kept outside the project); otherwise the figures quoted in
@@ -110,7 +111,7 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=1, help="timed runs per row (best of)")
     p.add_argument("--episodes", type=int, default=10, help="greedy episodes per seed")
     p.add_argument("--skip-earlier", action="store_true",
-                   help="skip the row at the earlier CartPole default (the mlp torso's tanh instead of ReLU)")
+                   help="skip the row at PureJaxRL's squared error and ReLU torso (the earlier CartPole default)")
     p.add_argument("--rolled-threefry", action="store_true",
                    help="keep JAX's rolled Threefry loop (the CLI unrolls it: plastix.xla; same bits)")
     a = p.parse_args()
@@ -138,10 +139,11 @@ def main() -> None:
             rows.append((f"PureJaxRL dqn.py, {seeds} seed{'s' * (seeds > 1)}" + (" vmapped" if seeds > 1 else ""),
                          peer[seeds], seeds))
     if not a.skip_earlier:
-        earlier = dataclasses.replace(config, core_options=(("activation", "tanh"),))
+        earlier = dataclasses.replace(config, loss="mse", core_options=(("activation", "relu"),))
         res = run_plastix(earlier, 1, a.repeats, a.episodes)
-        print(f"plastix 1 seed, the earlier default (tanh torso): {res['steps_per_s']:,.0f} env steps/s", flush=True)
-        rows.insert(2 if 1 in peer else 1, ("plastix, 1 seed, the earlier default (tanh torso)", res, 1))
+        label = "plastix, 1 seed, PureJaxRL's squared error and ReLU torso (the earlier default)"
+        print(f"{label}: {res['steps_per_s']:,.0f} env steps/s", flush=True)
+        rows.insert(2 if 1 in peer else 1, (label, res, 1))
     measured = bool(peer)
     print(f"\n| run | env steps/s (wall) | env steps per CPU-second | compile s "
           f"| greedy return ({a.episodes} episodes) | × PureJaxRL (wall) | × PureJaxRL (CPU) |")

@@ -97,20 +97,22 @@ def test_head_hidden_defaults_to_purejaxrls_network_on_cartpole_and_follows_hidd
         TrainArgs(task="cartpole", algo="a2c", head_hidden=8)
 
 
-def test_cartpole_defaults_to_purejaxrls_squared_error():
-    """PureJaxRL's dqn.py's squared TD error on cartpole, the Huber loss elsewhere; a global-norm
-    clip of 10 everywhere; the flags override both."""
+def test_cartpole_defaults_to_huber_with_a_tanh_torso_and_the_flags_give_purejaxrls():
+    """The Huber loss and the mlp torso's tanh on cartpole as elsewhere (the reliable pair; Huber
+    with ReLU diverges there), a global-norm clip of 10 everywhere; the flags give PureJaxRL's
+    squared error and ReLU torso, and turn the clip off."""
     from plastix.cli.args import TrainArgs
     from plastix.dqn.resolve import resolve_dqn_config
 
-    def loss(**flags):
+    def resolved(**flags):
         config = resolve_dqn_config(TrainArgs(algo="dqn", **flags))
-        return config.loss, config.clip_norm
+        return config.loss, config.clip_norm, config.core_options
 
-    assert loss(task="cartpole") == ("mse", 10.0)
-    assert loss(task="cartpole", loss="huber", clip_norm=0.0) == ("huber", None)
-    assert loss(task="gymnax:Acrobot-v1") == ("huber", 10.0)
-    assert loss(task="gymnax:Acrobot-v1", clip_norm=0.0) == ("huber", None)
+    assert resolved(task="cartpole") == ("huber", 10.0, ())
+    assert resolved(task="cartpole", loss="mse", core_opt=["activation=relu"], clip_norm=0.0) == (
+        "mse", None, (("activation", "relu"),))
+    assert resolved(task="gymnax:Acrobot-v1") == ("huber", 10.0, ())
+    assert resolved(task="gymnax:Acrobot-v1", clip_norm=0.0) == ("huber", None, ())
 
 
 def test_num_envs_reaches_the_config_with_the_cadence_rounded_up_to_it():
